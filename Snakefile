@@ -1,0 +1,25 @@
+# exprbench: benchmarks of linear and non-linear classifiers on gene expression.
+# Rules only orchestrate; the logic lives in the exprbench package (src/exprbench).
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/fit.smk"
+include: "rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        SUMMARY,
+        FIGURES,
+
+
+onsuccess:
+    print(f"\nResults table: {SUMMARY}\nFigures: {FIGURES_DIR}/ ({', '.join(FIGURES)})")

@@ -1,0 +1,136 @@
+"""The ``exprbench`` command: the steps the workflow's rules call."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import config as config_module
+from .atomic import write_table
+
+
+def _prepare(args) -> None:
+    from .sources import SOURCES
+    from .store import write_dataset
+
+    spec = json.loads(args.spec)
+    source = SOURCES.get(spec["source"])(**spec.get("params", {}))
+    data = source.build()
+    write_dataset(args.out, data)
+    n, g = data.expression.shape
+    print(f"{args.out}: {n} samples x {g} genes from source {spec['source']}", file=sys.stderr)
+
+
+def _manifest(args) -> None:
+    from .store import open_dataset
+    from .tasks import build_manifest, write_manifest
+
+    task = json.loads(args.task)
+    with open_dataset(args.dataset_file) as reader:
+        manifest = build_manifest(reader, task, args.config_file)
+    write_manifest(args.out, manifest)
+    dropped = manifest["n_dropped_missing_label"]
+    counts = ", ".join(f"{k}: {v}" for k, v in manifest["class_counts"].items())
+    note = f"; {dropped} samples without a {task['label']!r} label dropped" if dropped else ""
+    print(f"task {task['name']}: {len(manifest['rows'])} samples ({counts}){note}", file=sys.stderr)
+
+
+def _fit(args) -> None:
+    import torch
+
+    from .job import FitJob
+    from .tasks import read_manifest
+
+    torch.set_num_threads(args.threads)
+    job = FitJob(
+        task=json.loads(args.task), manifest=read_manifest(args.manifest), model=json.loads(args.model),
+        signal_removal=args.signal_removal, seed=args.seed, fold=args.fold, dataset=args.dataset,
+        device=args.device, tracker=json.loads(args.tracker),
+    )
+    metrics, predictions = job.run()
+    # Predictions first: the metrics file is the job's completion marker.
+    write_table(args.predictions, predictions)
+    write_table(args.metrics, metrics)
+
+
+def _summarize(args) -> None:
+    from .summary import write_summary
+
+    table = write_summary(args.metrics, args.out)
+    print(f"{args.out}: {len(table)} rows", file=sys.stderr)
+
+
+def _figures(args) -> None:
+    from .figures import make_figures
+
+    for path in make_figures(args.summary, args.out_dir):
+        print(path, file=sys.stderr)
+
+
+def _check_config(args) -> None:
+    config = config_module.load(args.config)
+    jobs = config_module.fit_jobs(config)
+    print(f"{args.config}: valid; {len(config['tasks'])} tasks, {len(jobs)} fit jobs")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="exprbench", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("check-config", help="validate a workflow config")
+    p.add_argument("config", type=Path)
+    p.set_defaults(func=_check_config)
+
+    p = commands.add_parser("prepare", help="build one dataset into the HDF5 store")
+    p.add_argument("--spec", required=True, help="dataset entry as JSON: {source, params}")
+    p.add_argument("--out", required=True, type=Path)
+    p.set_defaults(func=_prepare)
+
+    p = commands.add_parser("manifest", help="fit a task's label encoding and check its labels")
+    p.add_argument("--task", required=True, help="resolved task as JSON")
+    p.add_argument("--dataset-file", required=True, type=Path)
+    p.add_argument("--config-file", default="config")
+    p.add_argument("--out", required=True, type=Path)
+    p.set_defaults(func=_manifest)
+
+    p = commands.add_parser("fit", help="run one (task, model, signal_removal, seed, fold) job")
+    p.add_argument("--task", required=True)
+    p.add_argument("--model", required=True)
+    p.add_argument("--manifest", required=True, type=Path)
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--signal-removal", required=True, choices=["none", "limma"])
+    p.add_argument("--seed", required=True, type=int)
+    p.add_argument("--fold", required=True, type=int)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--threads", default=1, type=int)
+    p.add_argument("--tracker", default='{"backend": "none"}')
+    p.add_argument("--metrics", required=True, type=Path)
+    p.add_argument("--predictions", required=True, type=Path)
+    p.set_defaults(func=_fit)
+
+    p = commands.add_parser("summarize", help="collect job metrics into one table")
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("metrics", nargs="+", type=Path)
+    p.set_defaults(func=_summarize)
+
+    p = commands.add_parser("figures", help="draw the figures from a summary table")
+    p.add_argument("--summary", required=True, type=Path)
+    p.add_argument("--out-dir", required=True, type=Path)
+    p.set_defaults(func=_figures)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (config_module.ConfigError, ValueError, FileNotFoundError) as err:
+        print(f"exprbench {args.command}: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

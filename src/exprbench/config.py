@@ -1,0 +1,205 @@
+"""Loading and validating the workflow config before any job runs.
+
+Every error names the file, the key and what would be accepted, e.g.
+``config/config.yaml: tasks.sex.label: 'sexx' is not a label of dataset 'all'
+(allowed: lineage, sex)``.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from .models import MODELS
+from .sources import SOURCES
+
+TASK_DEFAULTS = {
+    "split": {"by": "study", "folds": 5},
+    "signal_removal": ["none", "limma"],
+    "train_fractions": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
+    "preprocessing": {"top_genes": None, "scaling": "standard", "fit_on": "train"},
+    "tuning": {"n_trials": 10, "inner_folds": 3},
+    "models": ["logistic_regression", "linear_svm", "mlp3", "mlp5"],
+    "seeds": [0, 1, 2],
+    "top_n": 5,
+}
+
+
+class ConfigError(ValueError):
+    def __init__(self, file, key: str, problem: str, allowed=None):
+        self.file, self.key, self.problem, self.allowed = str(file), key, problem, allowed
+        message = f"{file}: {key or '<top level>'}: {problem}"
+        if allowed:
+            message += f" (allowed: {', '.join(map(str, allowed))})"
+        super().__init__(message)
+
+
+def _schema(name: str) -> dict:
+    text = resources.files("exprbench").joinpath("schema", name).read_text()
+    return yaml.safe_load(text)
+
+
+def _key_path(path) -> str:
+    return ".".join(str(p) for p in path)
+
+
+def _nearest(word, options) -> str:
+    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _explain(error: jsonschema.ValidationError, file) -> ConfigError:
+    """Turn the most specific schema error into a message a user can act on."""
+    error = jsonschema.exceptions.best_match([error])
+    key = _key_path(error.absolute_path)
+    schema = error.schema
+    if error.validator == "additionalProperties":
+        allowed = sorted(schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed))
+        full = f"{key}.{extra[0]}" if key else extra[0]
+        return ConfigError(file, full, f"unknown key{_nearest(extra[0], allowed)}", allowed)
+    if error.validator == "enum":
+        return ConfigError(file, key, f"{error.instance!r} is not allowed{_nearest(error.instance, schema['enum'])}",
+                           schema["enum"])
+    if error.validator == "required":
+        return ConfigError(file, key, error.message.replace("'", "", 0))
+    if error.validator in ("exclusiveMinimum", "minimum", "maximum"):
+        bounds = {"exclusiveMinimum": "> {}", "minimum": ">= {}", "maximum": "<= {}"}
+        limit = bounds[error.validator].format(error.validator_value)
+        return ConfigError(file, key, f"{error.instance!r} is out of range; it must be {limit}")
+    return ConfigError(file, key, error.message)
+
+
+def _validate(instance, schema_name: str, file) -> None:
+    schema = _schema(schema_name)
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(instance), key=lambda e: (len(e.absolute_path), e.path))
+    if errors:
+        deepest = max(errors, key=lambda e: len(e.absolute_path))
+        raise _explain(deepest, file)
+
+
+def _merge(base: dict, override: dict) -> dict:
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _with_schema_defaults(config: dict) -> dict:
+    top = _schema("config.schema.yaml")["properties"]
+    filled = {k: copy.deepcopy(v["default"]) for k, v in top.items() if "default" in v}
+    filled = _merge(filled, config)
+    tracker_defaults = {k: v["default"] for k, v in top["tracker"]["properties"].items() if "default" in v}
+    filled["tracker"] = _merge(tracker_defaults, filled["tracker"])
+    for dataset in filled["datasets"].values():
+        dataset.setdefault("params", {})
+    return filled
+
+
+def load_model_spec(name: str, model_dir: Path, config_file) -> dict:
+    path = model_dir / f"{name}.yaml"
+    if not path.exists():
+        available = sorted(p.stem for p in model_dir.glob("*.yaml"))
+        raise ConfigError(config_file, "models", f"no model file {path}{_nearest(name, available)}", available)
+    spec = yaml.safe_load(path.read_text()) or {}
+    _validate(spec, "model.schema.yaml", path)
+    spec = {"params": {}, "search": {}, **spec, "name": name}
+    try:
+        estimator = MODELS.get(spec["estimator"])
+    except KeyError:
+        raise ConfigError(path, "estimator", f"unknown estimator {spec['estimator']!r}", MODELS.names()) from None
+    known = set(estimator().get_params())
+    for section in ("params", "search"):
+        for param in spec[section]:
+            if param not in known:
+                raise ConfigError(path, f"{section}.{param}", f"not a parameter of {spec['estimator']}{_nearest(param, known)}",
+                                  sorted(known))
+    for param, dist in spec["search"].items():
+        (kind, bounds), = dist.items()
+        if kind != "choice" and bounds[0] > bounds[1]:
+            raise ConfigError(path, f"search.{param}.{kind}", f"lower bound {bounds[0]} exceeds upper bound {bounds[1]}")
+    return spec
+
+
+def _check_dataset(name: str, entry: dict, file) -> None:
+    key = f"datasets.{name}"
+    try:
+        source = SOURCES.get(entry["source"])
+    except KeyError:
+        raise ConfigError(file, f"{key}.source", f"unknown source {entry['source']!r}", SOURCES.names()) from None
+    unknown = sorted(set(entry["params"]) - set(source.defaults))
+    if unknown:
+        raise ConfigError(file, f"{key}.params.{unknown[0]}", f"not a parameter of source {source.name!r}",
+                          sorted(source.defaults))
+
+
+def _check_task(name: str, task: dict, config: dict, file) -> None:
+    key = f"tasks.{name}"
+    if task["dataset"] not in config["datasets"]:
+        raise ConfigError(file, f"{key}.dataset", f"unknown dataset {task['dataset']!r}", sorted(config["datasets"]))
+    entry = config["datasets"][task["dataset"]]
+    labels = SOURCES.get(entry["source"]).labels_for(entry["params"])
+    if task["label"] not in labels:
+        raise ConfigError(file, f"{key}.label",
+                          f"{task['label']!r} is not a label of dataset {task['dataset']!r}{_nearest(task['label'], labels)}",
+                          sorted(labels))
+    model_dir = Path(config["model_dir"])
+    available = sorted(p.stem for p in model_dir.glob("*.yaml"))
+    for model in task["models"]:
+        if model not in available:
+            raise ConfigError(file, f"{key}.models", f"unknown model {model!r}{_nearest(model, available)}", available)
+
+
+def resolve(config: dict, file="config") -> dict:
+    """Validate a parsed config and return it with defaults filled and every
+    task fully specified (``tasks``) plus the model specs it uses (``models``)."""
+    if not isinstance(config, dict):
+        raise ConfigError(file, "", "the config must be a mapping of keys to values")
+    _validate(config, "config.schema.yaml", file)
+    config = _with_schema_defaults(config)
+    for name, entry in config["datasets"].items():
+        _check_dataset(name, entry, file)
+    task_defaults = _merge(TASK_DEFAULTS, config.get("defaults", {}))
+    tasks = {}
+    for name, task in config["tasks"].items():
+        if "/" in name or name.startswith("."):
+            raise ConfigError(file, f"tasks.{name}", "task names may not contain '/' or start with '.'")
+        task = _merge(task_defaults, task)
+        _check_task(name, task, config, file)
+        tasks[name] = {"name": name, **task}
+    model_names = sorted({m for t in tasks.values() for m in t["models"]})
+    config["tasks"] = tasks
+    config["models"] = {m: load_model_spec(m, Path(config["model_dir"]), file) for m in model_names}
+    return config
+
+
+def load(path) -> dict:
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(path, "", "config file not found")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(path, "", f"not valid YAML: {err}") from None
+    return resolve(raw, path)
+
+
+def fit_jobs(config: dict) -> list[dict]:
+    """One entry per (task, model, signal_removal, seed, fold): the workflow's job grain."""
+    return [
+        {"task": t["name"], "model": m, "signal_removal": s, "seed": seed, "fold": fold}
+        for t in config["tasks"].values()
+        for m in t["models"]
+        for s in t["signal_removal"]
+        for seed in t["seeds"]
+        for fold in range(t["split"]["folds"])
+    ]

@@ -1,0 +1,154 @@
+"""Shared PyTorch training for every classifier of the benchmark.
+
+All models train the same way, as in the paper: Adam, class-weighted loss,
+mini-batches, gradient-norm clipping, at most ``max_epochs`` epochs, and early
+stopping on a group-wise holdout of the training data whose patience counter
+resets whenever the holdout loss improves. Data is moved to the device once.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from ..seeding import make_rng, seed_everything
+from ..splits import group_holdout
+
+EVAL_BATCH = 8192
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' was requested but no CUDA device is available; use device: auto")
+    return torch.device(device)
+
+
+def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
+    """Inverse class frequency, normalised so a balanced set has weights of 1."""
+    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+    present = counts > 0
+    weights = np.ones(n_classes)
+    weights[present] = counts[present].sum() / (present.sum() * counts[present])
+    return weights.astype(np.float32)
+
+
+class TorchClassifier(ClassifierMixin, BaseEstimator):
+    """Base for torch classifiers; subclasses build the network and the loss."""
+
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        batch_size: int = 16,
+        max_epochs: int = 50,
+        patience: int = 7,
+        clip_grad_norm: float = 1.0,
+        early_stopping_fraction: float = 0.2,
+        device: str = "auto",
+        random_state: int = 0,
+    ):
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.clip_grad_norm = clip_grad_norm
+        self.early_stopping_fraction = early_stopping_fraction
+        self.device = device
+        self.random_state = random_state
+
+    def build_network(self, n_features: int, n_classes: int) -> torch.nn.Module:
+        raise NotImplementedError
+
+    def build_loss(self, weight: torch.Tensor) -> torch.nn.Module:
+        return torch.nn.CrossEntropyLoss(weight=weight)
+
+    def fit(self, X, y, *, classes=None, groups=None, tracker=None):
+        X = np.asarray(X, dtype=np.float32)
+        y = np.asarray(y)
+        self.classes_ = np.unique(y) if classes is None else np.asarray(classes)
+        unknown = np.setdiff1d(y, self.classes_)
+        if unknown.size:
+            raise ValueError(f"labels {unknown.tolist()} are not among classes {self.classes_.tolist()}")
+        codes = np.searchsorted(self.classes_, y)
+        groups = np.arange(len(y)) if groups is None else np.asarray(groups)
+
+        seed_everything(self.random_state)
+        self.device_ = resolve_device(self.device)
+        n_classes = len(self.classes_)
+        fit_idx, stop_idx = group_holdout(groups, self.early_stopping_fraction, make_rng(self.random_state, "holdout"))
+        if stop_idx.size == 0:
+            fit_idx, stop_idx = np.arange(len(y)), np.arange(len(y))
+
+        to_device = lambda a, dtype: torch.as_tensor(a, dtype=dtype, device=self.device_)  # noqa: E731
+        X_fit, y_fit = to_device(X[fit_idx], torch.float32), to_device(codes[fit_idx], torch.long)
+        X_stop, y_stop = to_device(X[stop_idx], torch.float32), to_device(codes[stop_idx], torch.long)
+        weight = to_device(class_weights(codes[fit_idx], n_classes), torch.float32)
+
+        network = self.build_network(X.shape[1], n_classes).to(self.device_)
+        loss_fn = self.build_loss(weight)
+        optimizer = torch.optim.Adam(network.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        shuffler = torch.Generator(device="cpu").manual_seed(int(self.random_state))
+
+        best_loss, best_state, since_best = np.inf, None, 0
+        self.history_ = []
+        started = time.perf_counter()
+        for epoch in range(self.max_epochs):
+            train_loss = self._train_epoch(network, optimizer, loss_fn, X_fit, y_fit, shuffler)
+            stop_loss = self._loss(network, loss_fn, X_stop, y_stop)
+            self.history_.append({"epoch": epoch, "train_loss": train_loss, "val_loss": stop_loss})
+            if tracker is not None:
+                tracker.log_epoch(epoch, train_loss=train_loss, val_loss=stop_loss)
+            if stop_loss < best_loss:
+                best_loss, best_state, since_best = stop_loss, copy.deepcopy(network.state_dict()), 0
+                self.best_epoch_ = epoch
+            else:
+                since_best += 1
+                if since_best >= self.patience:
+                    break
+        network.load_state_dict(best_state)
+        self.network_ = network.eval()
+        self.n_epochs_ = len(self.history_)
+        self.fit_seconds_ = time.perf_counter() - started
+        return self
+
+    def _train_epoch(self, network, optimizer, loss_fn, X, y, shuffler) -> float:
+        network.train()
+        order = torch.randperm(len(y), generator=shuffler).to(X.device)
+        total, seen = 0.0, 0
+        for start in range(0, len(y), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            if len(batch) < 2:  # BatchNorm cannot train on a single sample
+                continue
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(network(X[batch]), y[batch])
+            loss.backward()
+            if self.clip_grad_norm:
+                torch.nn.utils.clip_grad_norm_(network.parameters(), self.clip_grad_norm)
+            optimizer.step()
+            total += float(loss.detach()) * len(batch)
+            seen += len(batch)
+        return total / max(seen, 1)
+
+    @torch.no_grad()
+    def _loss(self, network, loss_fn, X, y) -> float:
+        network.eval()
+        return float(loss_fn(self._logits(network, X), y))
+
+    @staticmethod
+    def _logits(network, X: torch.Tensor) -> torch.Tensor:
+        return torch.cat([network(X[i : i + EVAL_BATCH]) for i in range(0, len(X), EVAL_BATCH)])
+
+    @torch.no_grad()
+    def decision_function(self, X) -> np.ndarray:
+        X = torch.as_tensor(np.asarray(X, dtype=np.float32), device=self.device_)
+        return self._logits(self.network_.eval(), X).cpu().numpy()
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[np.argmax(self.decision_function(X), axis=1)]

@@ -1,0 +1,74 @@
+"""A task's label encoding and sample selection, fitted once per task.
+
+Every fit job of a task reads this manifest, so all folds, models and seeds use
+the same class order and the same samples.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+
+from .atomic import write_text
+from .store import DatasetReader
+
+GROUP_COLUMNS = {"study": "study", "donor": "donor", "sample": "sample_id"}
+
+
+class TaskError(ValueError):
+    pass
+
+
+def build_manifest(reader: DatasetReader, task: dict, config_file="config") -> dict:
+    samples = reader.samples
+    label, key = task["label"], f"{config_file}: tasks.{task['name']}"
+    if label not in samples.columns:
+        labels = [c for c in samples.columns if c not in GROUP_COLUMNS.values()]
+        raise TaskError(f"{key}.label: {label!r} is not a column of {reader.path} (allowed: {', '.join(labels)})")
+    values = samples[label]
+    present = values.notna().to_numpy()
+    rows = np.flatnonzero(present)
+    classes, counts = np.unique(values[present].astype(str).to_numpy(), return_counts=True)
+
+    kind = task["kind"]
+    if kind == "binary" and len(classes) != 2:
+        raise TaskError(
+            f"{key}.kind: 'binary' needs exactly 2 classes in {label!r} but {reader.path} has {len(classes)} "
+            f"({', '.join(classes)}); use kind: multiclass or binary_pairs"
+        )
+    if len(classes) < 2:
+        raise TaskError(f"{key}.label: {label!r} has fewer than 2 classes in {reader.path}")
+    pairs = []
+    if kind == "binary_pairs":
+        top = classes[np.argsort(-counts, kind="stable")[: task["top_n"]]]
+        pairs = [sorted(pair) for pair in itertools.combinations(sorted(top), 2)]
+
+    group_column = GROUP_COLUMNS[task["split"]["by"]]
+    n_groups = samples.loc[present, group_column].nunique()
+    if n_groups < task["split"]["folds"]:
+        raise TaskError(
+            f"{key}.split.folds: {task['split']['folds']} folds need at least as many "
+            f"{task['split']['by']} groups, but {reader.path} has {n_groups}; lower folds or split by a finer grouping"
+        )
+    return {
+        "task": task["name"],
+        "dataset_file": str(reader.path),
+        "label": label,
+        "kind": kind,
+        "classes": classes.tolist(),
+        "class_counts": dict(zip(classes.tolist(), counts.tolist())),
+        "pairs": pairs,
+        "rows": rows.tolist(),
+        "n_dropped_missing_label": int((~present).sum()),
+    }
+
+
+def write_manifest(path, manifest: dict) -> None:
+    write_text(path, json.dumps(manifest, indent=1) + "\n")
+
+
+def read_manifest(path) -> dict:
+    with open(path) as handle:
+        return json.load(handle)

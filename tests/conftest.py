@@ -1,0 +1,33 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from exprbench.store import ExpressionData
+
+
+def make_data(n_samples=40, n_genes=12, n_studies=8, seed=0, labels=("a", "b")) -> ExpressionData:
+    rng = np.random.default_rng(seed)
+    ids = [f"s{i:03d}" for i in range(n_samples)]
+    samples = pd.DataFrame({
+        "sample_id": ids,
+        "study": [f"study{i % n_studies}" for i in range(n_samples)],
+        "donor": ids,
+        "label": [labels[i % len(labels)] for i in range(n_samples)],
+    })
+    genes = pd.DataFrame({"gene_id": [f"g{j}" for j in range(n_genes)], "symbol": [f"G{j}" for j in range(n_genes)]})
+    expression = rng.standard_normal((n_samples, n_genes)).astype(np.float32)
+    return ExpressionData(expression, samples, genes, {"source": "test", "source_version": "1", "preprocessing": ["none"]})
+
+
+@pytest.fixture
+def small_data():
+    return make_data()
+
+
+def separable_problem(n=120, n_features=10, n_classes=2, seed=0):
+    """Classes whose means differ along the first features: any classifier should learn it."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % n_classes
+    X = rng.standard_normal((n, n_features)).astype(np.float32)
+    X[np.arange(n), y] += 4.0
+    return X, y

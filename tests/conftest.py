@@ -24,7 +24,7 @@ def small_data():
     return make_data()
 
 
-def separable_problem(n=120, n_features=10, n_classes=2, seed=0):
+def separable_problem(n=120, n_features=40, n_classes=2, seed=0):
     """Classes whose means differ along the first features: any classifier should learn it."""
     rng = np.random.default_rng(seed)
     y = np.arange(n) % n_classes

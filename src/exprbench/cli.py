@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
-from . import config as config_module
 from .atomic import write_table
 
 
@@ -70,6 +70,8 @@ def _figures(args) -> None:
 
 
 def _check_config(args) -> None:
+    from . import config as config_module
+
     config = config_module.load(args.config)
     jobs = config_module.fit_jobs(config)
     print(f"{args.config}: valid; {len(config['tasks'])} tasks, {len(jobs)} fit jobs")
@@ -126,7 +128,10 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (config_module.ConfigError, ValueError, FileNotFoundError) as err:
+    except (ValueError, OSError, KeyError) as err:
+        # Input problems get one readable line; EXPRBENCH_DEBUG=1 shows the traceback.
+        if os.environ.get("EXPRBENCH_DEBUG"):
+            raise
         print(f"exprbench {args.command}: error: {err}", file=sys.stderr)
         return 1
     return 0

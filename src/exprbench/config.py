@@ -12,7 +12,6 @@ import difflib
 from importlib import resources
 from pathlib import Path
 
-import jsonschema
 import yaml
 
 from .models import MODELS
@@ -53,9 +52,8 @@ def _nearest(word, options) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def _explain(error: jsonschema.ValidationError, file) -> ConfigError:
+def _explain(error, file) -> ConfigError:
     """Turn the most specific schema error into a message a user can act on."""
-    error = jsonschema.exceptions.best_match([error])
     key = _key_path(error.absolute_path)
     schema = error.schema
     if error.validator == "additionalProperties":
@@ -76,6 +74,8 @@ def _explain(error: jsonschema.ValidationError, file) -> ConfigError:
 
 
 def _validate(instance, schema_name: str, file) -> None:
+    import jsonschema  # slow to import; only configs need it, not fit jobs
+
     schema = _schema(schema_name)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(instance), key=lambda e: (len(e.absolute_path), e.path))

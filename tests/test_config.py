@@ -1,0 +1,146 @@
+"""Bad configs stop before any job, naming the file, the key and the allowed values."""
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from exprbench.config import TASK_DEFAULTS, ConfigError, fit_jobs, load, resolve
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def run_in_repo(monkeypatch):
+    monkeypatch.chdir(ROOT)
+
+
+def base_config():
+    return {
+        "datasets": {"sim": {"source": "simulated", "params": {"n_samples": 40}}},
+        "tasks": {"t": {"dataset": "sim", "label": "label", "kind": "binary"}},
+    }
+
+
+def error_for(config, file="cfg.yaml") -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        resolve(config, file)
+    return info.value
+
+
+def test_defaults_fill_a_minimal_config():
+    config = resolve(base_config(), "cfg.yaml")
+    task = config["tasks"]["t"]
+    assert task["train_fractions"] == TASK_DEFAULTS["train_fractions"]
+    assert task["split"] == {"by": "study", "folds": 5}
+    assert set(config["models"]) == set(TASK_DEFAULTS["models"])
+    assert config["device"] == "auto" and config["tracker"]["backend"] == "none"
+
+
+def test_task_overrides_merge_over_defaults():
+    config = base_config()
+    config["defaults"] = {"split": {"folds": 3}, "seeds": [7]}
+    config["tasks"]["t"]["split"] = {"by": "sample"}
+    task = resolve(config, "cfg.yaml")["tasks"]["t"]
+    assert task["split"] == {"by": "sample", "folds": 3}
+    assert task["seeds"] == [7]
+
+
+def test_job_grain_is_task_model_signal_seed_fold():
+    config = base_config()
+    config["tasks"]["t"].update(models=["mlp3"], seeds=[0, 1], split={"folds": 2}, signal_removal=["none", "limma"])
+    jobs = fit_jobs(resolve(config, "cfg.yaml"))
+    assert len(jobs) == 2 * 2 * 2
+    assert set(jobs[0]) == {"task", "model", "signal_removal", "seed", "fold"}
+
+
+def test_unknown_model_names_key_and_choices():
+    config = base_config()
+    config["tasks"]["t"]["models"] = ["mlp4"]
+    err = error_for(config)
+    assert err.file == "cfg.yaml" and err.key == "tasks.t.models"
+    assert "mlp4" in str(err) and "mlp3" in err.allowed and "did you mean" in str(err)
+
+
+def test_missing_label_column_names_allowed_labels():
+    config = base_config()
+    config["tasks"]["t"]["label"] = "tissue"
+    err = error_for(config)
+    assert err.key == "tasks.t.label" and err.allowed == ["label"]
+
+
+@pytest.mark.parametrize("fraction", [0, 1.5, -0.1])
+def test_fraction_outside_unit_interval(fraction):
+    config = base_config()
+    config["tasks"]["t"]["train_fractions"] = [0.5, fraction]
+    err = error_for(config)
+    assert err.key == "tasks.t.train_fractions.1" and "out of range" in str(err)
+
+
+@pytest.mark.parametrize(
+    "mutate, key, suggestion",
+    [
+        (lambda c: c["tasks"]["t"].update(split={"by": "study", "fold": 3}), "tasks.t.split.fold", "folds"),
+        (lambda c: c["tasks"]["t"].update(lable="x"), "tasks.t.lable", "label"),
+        (lambda c: c.update(figure_dir="f"), "figure_dir", "figures_dir"),
+        (lambda c: c["datasets"]["sim"].update(parms={}), "datasets.sim.parms", "params"),
+    ],
+)
+def test_misspelled_keys_are_named_with_a_suggestion(mutate, key, suggestion):
+    config = base_config()
+    mutate(config)
+    err = error_for(config)
+    assert err.key == key and suggestion in err.allowed and f"did you mean {suggestion!r}" in str(err)
+
+
+def test_bad_enum_values_list_the_choices():
+    config = base_config()
+    config["tasks"]["t"]["split"] = {"by": "studies"}
+    err = error_for(config)
+    assert err.key == "tasks.t.split.by" and err.allowed == ["study", "donor", "sample"]
+    config = base_config()
+    config["tasks"]["t"]["signal_removal"] = ["combat"]
+    assert error_for(config).allowed == ["none", "limma"]
+
+
+def test_unknown_dataset_source_and_params():
+    config = base_config()
+    config["datasets"]["sim"]["source"] = "gtex9"
+    assert error_for(config).key == "datasets.sim.source"
+    config = base_config()
+    config["datasets"]["sim"]["params"] = {"n_sample": 3}
+    err = error_for(config)
+    assert err.key == "datasets.sim.params.n_sample" and "n_samples" in err.allowed
+
+
+def test_missing_required_task_key():
+    config = base_config()
+    del config["tasks"]["t"]["kind"]
+    assert "kind" in str(error_for(config))
+
+
+def test_bad_model_file_is_named(tmp_path):
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "lr.yaml").write_text(yaml.safe_dump({"estimator": "logistic_regression", "params": {"learning_rate": 1}}))
+    config = base_config()
+    config["model_dir"] = str(models)
+    config["tasks"]["t"]["models"] = ["lr"]
+    err = error_for(config)
+    assert err.file == str(models / "lr.yaml") and err.key == "params.learning_rate" and "lr" in err.allowed
+
+
+def test_load_reports_yaml_syntax_and_missing_file(tmp_path):
+    bad = tmp_path / "c.yaml"
+    bad.write_text("tasks: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load(bad)
+    with pytest.raises(ConfigError, match="not found"):
+        load(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "config").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_configs_are_valid(path):
+    config = load(path)
+    assert fit_jobs(config)

@@ -1,6 +1,6 @@
 # Config validation and the helpers the rules use. No rules here.
 import json
-import sys
+import os
 
 from snakemake.exceptions import WorkflowError
 
@@ -19,6 +19,8 @@ FIGURES_DIR = CFG["figures_dir"]
 SUMMARY = f"{RESULTS_DIR}/summary.tsv"
 FIGURES = [f"{FIGURES_DIR}/{name}.{ext}" for name in ("learning_curves", "binary_pairs") for ext in ("png", "svg")]
 RUN_DIR = f"{RESULTS_DIR}/runs/{{task}}/{{model}}/{{signal_removal}}/seed{{seed}}/fold{{fold}}"
+METRICS = f"{RUN_DIR}/metrics.tsv"
+PREDICTIONS = f"{RUN_DIR}/predictions.tsv"
 FIT_JOBS = exprbench_config.fit_jobs(CFG)
 
 
@@ -52,4 +54,8 @@ def model_spec(wildcards):
 
 
 def all_metric_files():
-    return [RUN_DIR.format(**job) + "/metrics.tsv" for job in FIT_JOBS]
+    return [METRICS.format(**job) for job in FIT_JOBS]
+
+
+def figures_folder(wildcards, output):
+    return os.path.dirname(output[0])

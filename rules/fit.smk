@@ -3,8 +3,8 @@ rule fit:
         data=task_dataset_file,
         manifest=f"{RESULTS_DIR}/tasks/{{task}}.json",
     output:
-        metrics=f"{RUN_DIR}/metrics.tsv",
-        predictions=f"{RUN_DIR}/predictions.tsv",
+        metrics=METRICS,
+        predictions=PREDICTIONS,
     params:
         task=task_spec,
         model=model_spec,

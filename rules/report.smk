@@ -19,7 +19,7 @@ rule figures:
     output:
         FIGURES,
     params:
-        out_dir=FIGURES_DIR,
+        out_dir=figures_folder,
     log:
         "logs/figures.log",
     conda:

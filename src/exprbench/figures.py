@@ -273,7 +273,9 @@ def _draw_model_curve(ax, n_train: pd.Series, accuracy: pd.Series, colour, log_x
     # Smooth on the axis's own scale so the curve looks as loess would there.
     smooth = loess(np.log10(x) if log_x else x, y, kernel=SMOOTHING_KERNEL)
     curve_x = 10**smooth.x if log_x else smooth.x
-    ax.fill_between(curve_x, smooth.lower, smooth.upper, color=colour, alpha=0.2, linewidth=0, zorder=3)
+    # Accuracies live in [0, 1]; a band past either end would only mislead.
+    lower, upper = np.clip(smooth.lower, 0, 1), np.clip(smooth.upper, 0, 1)
+    ax.fill_between(curve_x, lower, upper, color=colour, alpha=0.2, linewidth=0, zorder=3)
     ax.plot(curve_x, smooth.fit, color=colour, linewidth=1.8, zorder=4)
 
 

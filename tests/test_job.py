@@ -1,0 +1,115 @@
+"""The fit job: determinism, per-set signal removal, pairs and label handling."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from exprbench.config import resolve
+from exprbench.job import FitJob
+from exprbench.sources import SOURCES
+from exprbench.store import open_dataset, write_dataset
+from exprbench.tasks import TaskError, build_manifest
+from conftest import make_data
+
+TIMING = ["fit_seconds"]
+
+
+def sim_config(tmp_path, **task):
+    config = resolve({
+        "model_dir": str(__import__("pathlib").Path(__file__).resolve().parents[1] / "config" / "models"),
+        "datasets": {"sim": {"source": "simulated", "params": {"n_samples": 90, "n_linear": 20, "n_nonlinear": 20}}},
+        "defaults": {"split": {"folds": 3}, "train_fractions": [0.5, 1.0], "tuning": {"n_trials": 2, "inner_folds": 2},
+                     "models": ["mlp3"], "seeds": [0]},
+        "tasks": {"t": {"dataset": "sim", "label": "label", "kind": "binary", **task}},
+    }, "test.yaml")
+    path = tmp_path / "sim.h5"
+    if not path.exists():
+        write_dataset(path, SOURCES.get("simulated")(**config["datasets"]["sim"]["params"]).build())
+    return config, path
+
+
+def run_job(config, path, model="mlp3", signal_removal="none", seed=0, fold=0):
+    task = config["tasks"]["t"]
+    with open_dataset(path) as reader:
+        manifest = build_manifest(reader, task)
+    job = FitJob(task=task, manifest=manifest, model=config["models"][model], signal_removal=signal_removal,
+                 seed=seed, fold=fold, dataset="sim", device="cpu")
+    return job, job.run()
+
+
+def test_same_config_and_seed_give_identical_results(tmp_path):
+    config, path = sim_config(tmp_path)
+    _, (metrics_a, predictions_a) = run_job(config, path)
+    _, (metrics_b, predictions_b) = run_job(config, path)
+    pd.testing.assert_frame_equal(metrics_a.drop(columns=TIMING), metrics_b.drop(columns=TIMING))
+    pd.testing.assert_frame_equal(predictions_a, predictions_b)
+    _, (metrics_c, _) = run_job(config, path, seed=1)
+    assert not metrics_a["n_val"].equals(metrics_c["n_val"]) or not metrics_a["lr"].equals(metrics_c["lr"])
+
+
+def test_metrics_have_the_summary_columns(tmp_path):
+    config, path = sim_config(tmp_path)
+    _, (metrics, predictions) = run_job(config, path)
+    required = ["task", "dataset", "model", "signal_removal", "seed", "fold", "train_fraction",
+                "n_train", "n_val", "accuracy", "balanced_accuracy"]
+    assert set(required) <= set(metrics.columns)
+    assert metrics["train_fraction"].tolist() == [0.5, 1.0]
+    assert metrics["n_train"].tolist() == [30, 60]
+    assert len(predictions) == 2 * metrics["n_val"].iloc[0]
+    assert set(predictions["true_label"]) <= {"red", "blue"}
+
+
+def test_limma_removes_class_means_in_each_set_separately(tmp_path):
+    config, path = sim_config(tmp_path)
+    job, _ = run_job(config, path, signal_removal="limma")
+    with open_dataset(path) as reader:
+        X, labels = reader.read_expression(), reader.samples["label"].to_numpy()
+    y = (labels == "red").astype(int)
+    train, val = np.arange(0, 60), np.arange(60, 90)
+    X_train, X_val = job._prepare_features(X, train, val, y)
+    for X_set, y_set in ((X_train, y[train]), (X_val, y[val])):
+        gap = X_set[y_set == 1].mean(axis=0) - X_set[y_set == 0].mean(axis=0)
+        np.testing.assert_allclose(gap, 0, atol=1e-4)
+
+
+def test_binary_pairs_run_each_pair_with_the_task_encoding(tmp_path):
+    data = make_data(n_samples=60, n_studies=12, labels=("a", "b", "c", "a"))
+    write_dataset(tmp_path / "d.h5", data)
+    config, _ = sim_config(tmp_path)
+    task = {**config["tasks"]["t"], "kind": "binary_pairs", "top_n": 2, "train_fractions": [1.0]}
+    with open_dataset(tmp_path / "d.h5") as reader:
+        manifest = build_manifest(reader, task)
+    assert manifest["classes"] == ["a", "b", "c"]
+    assert manifest["pairs"] == [["a", "b"]] or manifest["pairs"] == [["a", "c"]]
+    metrics, predictions = FitJob(task=task, manifest=manifest, model=config["models"]["mlp3"], signal_removal="none",
+                                  seed=0, fold=0, dataset="d", device="cpu").run()
+    pair = "|".join(manifest["pairs"][0])
+    assert metrics["class_pair"].tolist() == [pair]
+    assert set(predictions["predicted_label"]) <= set(manifest["pairs"][0])
+
+
+def test_manifest_drops_missing_labels_and_counts_them(small_data, tmp_path):
+    small_data.samples.loc[[0, 5, 9], "label"] = None
+    write_dataset(tmp_path / "d.h5", small_data)
+    config, _ = sim_config(tmp_path)
+    with open_dataset(tmp_path / "d.h5") as reader:
+        manifest = build_manifest(reader, config["tasks"]["t"])
+    assert manifest["n_dropped_missing_label"] == 3
+    assert 0 not in manifest["rows"] and len(manifest["rows"]) == 37
+
+
+@pytest.mark.parametrize(
+    "labels, task_update, message",
+    [
+        (("a", "b", "c"), {"kind": "binary"}, "exactly 2 classes"),
+        (("a",), {"kind": "multiclass"}, "fewer than 2 classes"),
+        (("a", "b"), {"split": {"by": "study", "folds": 9}}, "lower folds"),
+    ],
+)
+def test_bad_labels_are_stopped_by_the_manifest(tmp_path, labels, task_update, message):
+    write_dataset(tmp_path / "d.h5", make_data(labels=labels))
+    config, _ = sim_config(tmp_path)
+    task = {**config["tasks"]["t"], **task_update}
+    with open_dataset(tmp_path / "d.h5") as reader, pytest.raises(TaskError, match=message) as info:
+        build_manifest(reader, task, "my.yaml")
+    assert "my.yaml: tasks.t" in str(info.value)

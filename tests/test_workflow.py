@@ -1,0 +1,114 @@
+"""The Snakemake workflow itself: a real run of a tiny config, dry-runs of every
+shipped config, the lint, and bad configs stopping before any job."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+SUMMARY_COLUMNS = ["task", "dataset", "model", "signal_removal", "seed", "fold", "train_fraction",
+                   "n_train", "n_val", "accuracy", "balanced_accuracy"]
+
+
+def snakemake(*args, cwd=ROOT, check=True):
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run([str(BIN / "snakemake"), *args], cwd=cwd, env=env, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        pytest.fail(f"snakemake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+def tiny_config(tmp_path, **overrides) -> Path:
+    config = {
+        "model_dir": str(ROOT / "config" / "models"),
+        "datasets": {"sim": {"source": "simulated", "params": {"n_samples": 60, "n_linear": 10, "n_nonlinear": 10}}},
+        "defaults": {"split": {"folds": 2}, "train_fractions": [0.5, 1.0], "tuning": {"n_trials": 1, "inner_folds": 2},
+                     "models": ["logistic_regression", "mlp3"], "seeds": [0], "signal_removal": ["none", "limma"]},
+        "tasks": {"sim": {"dataset": "sim", "label": "label", "kind": "binary"}},
+        **overrides,
+    }
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def run_workflow(workdir, config, *extra):
+    return snakemake("--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
+                     "--configfile", str(config), "--cores", "2", *extra)
+
+
+@pytest.mark.slow
+def test_tiny_config_runs_end_to_end(tmp_path):
+    config = tiny_config(tmp_path)
+    result = run_workflow(tmp_path, config)
+    summary = pd.read_csv(tmp_path / "results" / "summary.tsv", sep="\t")
+    assert set(SUMMARY_COLUMNS) <= set(summary.columns)
+    assert len(summary) == 2 * 2 * 2 * 2  # models x signal removals x folds x fractions
+    for stem in ("learning_curves", "binary_pairs"):
+        for ext in ("png", "svg"):
+            assert (tmp_path / "figures" / f"{stem}.{ext}").stat().st_size > 0
+    assert "results/summary.tsv" in result.stdout + result.stderr
+    assert not list(tmp_path.rglob("*.tmp")), "no temporary files are left behind"
+
+    # A second run has nothing to do, and rerunning from scratch gives the same numbers.
+    rerun = run_workflow(tmp_path, config)
+    assert "Nothing to be done" in rerun.stdout + rerun.stderr
+    first = summary.drop(columns="fit_seconds")
+    shutil.rmtree(tmp_path / "results")
+    run_workflow(tmp_path, config)
+    again = pd.read_csv(tmp_path / "results" / "summary.tsv", sep="\t").drop(columns="fit_seconds")
+    pd.testing.assert_frame_equal(first, again)
+
+
+@pytest.mark.parametrize("config", sorted((ROOT / "config").glob("*.yaml")), ids=lambda p: p.name)
+def test_dry_run_of_every_shipped_config(config, tmp_path):
+    result = snakemake("-n", "--configfile", str(config), "--directory", str(tmp_path), "--snakefile", str(ROOT / "Snakefile"),
+                       "--config", f"model_dir={ROOT / 'config' / 'models'}")
+    assert "fit" in result.stdout
+
+
+def test_lint_is_clean():
+    result = snakemake("--lint", check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Congratulations" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "overrides, expected",
+    [
+        ({"tasks": {"sim": {"dataset": "sim", "label": "label", "kind": "binary", "models": ["forest"]}}},
+         "tasks.sim.models: unknown model 'forest'"),
+        ({"tasks": {"sim": {"dataset": "sim", "label": "colour", "kind": "binary"}}}, "tasks.sim.label"),
+        ({"tasks": {"sim": {"dataset": "sim", "label": "label", "kind": "binary", "train_fractions": [2]}}},
+         "tasks.sim.train_fractions.0"),
+        ({"tasks": {"sim": {"dataset": "sim", "label": "label", "kind": "binary", "splt": {}}}},
+         "tasks.sim.splt: unknown key; did you mean 'split'?"),
+    ],
+)
+def test_bad_config_stops_before_any_job(tmp_path, overrides, expected):
+    config = tiny_config(tmp_path, **overrides)
+    result = snakemake("-n", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
+                       "--configfile", str(config), check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert str(config) in output and expected in output
+    assert any(hint in output for hint in ("(allowed:", "did you mean", "must be"))
+    assert not (tmp_path / "data").exists()
+
+
+def test_bad_labels_fail_in_the_manifest_before_any_fit(tmp_path):
+    config = tiny_config(tmp_path, datasets={"sim": {"source": "simulated", "params": {"n_samples": 60, "n_linear": 5}}},
+                         tasks={"sim": {"dataset": "sim", "label": "label", "kind": "binary", "split": {"folds": 99}}})
+    result = snakemake("--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
+                       "--configfile", str(config), "--cores", "1", check=False)
+    assert result.returncode != 0
+    log = (tmp_path / "logs" / "manifest" / "sim.log").read_text()
+    assert "tasks.sim.split.folds" in log and "lower folds" in log
+    assert not (tmp_path / "results" / "runs").exists()

@@ -8,8 +8,9 @@ CORES ?= all
 
 .PHONY: run test setup system-deps lint clean
 
+# The rules call the `exprbench` command, so the virtualenv goes first on PATH.
 run: setup
-	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG)
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -28,7 +29,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lint: setup
-	$(BIN)/snakemake --lint --configfile $(CONFIG)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --lint --configfile $(CONFIG)
 
 clean:
 	rm -rf results figures/*.png figures/*.svg .snakemake data

@@ -5,6 +5,7 @@ import os
 from snakemake.exceptions import WorkflowError
 
 from exprbench import config as exprbench_config
+from exprbench.devices import gpus_per_fit, local_gpu_count
 
 CONFIG_FILE = workflow.configfiles[-1] if workflow.configfiles else "config"
 
@@ -22,6 +23,14 @@ RUN_DIR = f"{RESULTS_DIR}/runs/{{task}}/{{model}}/{{signal_removal}}/seed{{seed}
 METRICS = f"{RUN_DIR}/metrics.tsv"
 PREDICTIONS = f"{RUN_DIR}/predictions.tsv"
 FIT_JOBS = exprbench_config.fit_jobs(CFG)
+FIT_ATTEMPTS = CFG["fit_retries"] + 1
+
+# On a workstation, GPU jobs may not outnumber the GPUs here, unless --resources says otherwise.
+LOCAL_GPUS = local_gpu_count()
+GPUS_PER_FIT = gpus_per_fit(CFG["gpus_per_fit"], CFG["device"], LOCAL_GPUS)
+if workflow.local_exec and "gpu" not in workflow.global_resources:
+    workflow.register_resource("gpu", LOCAL_GPUS)
+CPUS_PER_GPU = {"cpus_per_gpu": CFG["threads_per_job"]} if GPUS_PER_FIT else {}
 
 
 wildcard_constraints:
@@ -51,6 +60,25 @@ def task_dataset(wildcards):
 
 def model_spec(wildcards):
     return json.dumps(CFG["models"][wildcards.model], sort_keys=True)
+
+
+def fit_mem_mb(wildcards, input, attempt):
+    return exprbench_config.fit_resources(CFG, wildcards.model, input.size_mb, attempt)["mem_mb"]
+
+
+def fit_runtime(wildcards, input, attempt):
+    return exprbench_config.fit_resources(CFG, wildcards.model, input.size_mb, attempt)["runtime"]
+
+
+def scaled(rule_name, key):
+    def by_attempt(wildcards, attempt):
+        return CFG["resources"][rule_name][key] * attempt
+
+    return by_attempt
+
+
+def attempt_number(wildcards, attempt):
+    return attempt
 
 
 def all_metric_files():

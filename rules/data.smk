@@ -3,6 +3,9 @@ rule prepare_dataset:
         f"{DATA_DIR}/{{dataset}}.h5",
     params:
         spec=dataset_spec,
+    resources:
+        mem_mb=scaled("prepare", "mem_mb"),
+        runtime=scaled("prepare", "runtime"),
     log:
         "logs/prepare/{dataset}.log",
     conda:
@@ -19,6 +22,9 @@ rule task_manifest:
     params:
         task=task_spec,
         config_file=CONFIG_FILE,
+    resources:
+        mem_mb=scaled("manifest", "mem_mb"),
+        runtime=scaled("manifest", "runtime"),
     log:
         "logs/manifest/{task}.log",
     conda:

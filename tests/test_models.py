@@ -85,3 +85,27 @@ def test_tracker_receives_each_epoch():
     X, y = separable_problem(n=40)
     model = MODELS.get("mlp3")(max_epochs=4, patience=10, device="cpu").fit(X, y, tracker=recorder)
     assert recorder.epochs == [(e, ["train_loss", "val_loss"]) for e in range(model.n_epochs_)]
+
+
+def test_accepts_device_tensors_and_matches_numpy_input(model_class):
+    import torch
+
+    X, y = separable_problem(n=60)
+    from_numpy = model_class(**FAST, random_state=1).fit(X, y).decision_function(X)
+    tensor = torch.as_tensor(X)
+    from_tensor = model_class(**FAST, random_state=1).fit(tensor, y).decision_function(tensor)
+    np.testing.assert_array_equal(from_numpy, from_tensor)
+
+
+def test_mixed_precision_is_off_by_default_and_trains_when_on():
+    model_class = MODELS.get("mlp3")
+    assert model_class().mixed_precision is False
+    X, y = separable_problem()
+    model = model_class(**FAST, mixed_precision=True).fit(X, y)
+    assert balanced_accuracy(y, model.predict(X)) >= 0.9
+
+
+def test_zero_epochs_is_a_clear_error():
+    X, y = separable_problem(n=20)
+    with pytest.raises(ValueError, match="max_epochs must be at least 1"):
+        MODELS.get("mlp3")(max_epochs=0).fit(X, y)

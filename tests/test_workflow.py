@@ -112,3 +112,26 @@ def test_bad_labels_fail_in_the_manifest_before_any_fit(tmp_path):
     log = (tmp_path / "logs" / "manifest" / "sim.log").read_text()
     assert "tasks.sim.split.folds" in log and "lower folds" in log
     assert not (tmp_path / "results" / "runs").exists()
+
+
+@pytest.mark.slow
+def test_failing_fit_is_retried_then_recorded_without_sinking_the_run(tmp_path):
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copy(ROOT / "config" / "models" / "logistic_regression.yaml", models)
+    (models / "broken.yaml").write_text(yaml.safe_dump({"estimator": "mlp3", "params": {"max_epochs": 0}}))
+    config = tiny_config(tmp_path, model_dir=str(models), fit_retries=1)
+    config_data = yaml.safe_load(config.read_text())
+    config_data["defaults"].update(models=["logistic_regression", "broken"], signal_removal=["none"])
+    config.write_text(yaml.safe_dump(config_data))
+
+    run_workflow(tmp_path, config)  # exits 0: the failure is recorded, not fatal
+    summary = pd.read_csv(tmp_path / "results" / "summary.tsv", sep="\t")
+    failed = summary[summary["status"] == "failed"]
+    assert sorted(failed["fold"]) == [0, 1] and set(failed["model"]) == {"broken"}
+    assert failed["error"].str.contains("max_epochs must be at least 1").all()
+    ok = summary[summary["status"] == "ok"]
+    assert set(ok["model"]) == {"logistic_regression"} and ok["balanced_accuracy"].notna().all()
+    log = (tmp_path / "results" / "../logs/summarize.log").read_text()
+    assert "2 failed fits" in log
+    assert (tmp_path / "figures" / "learning_curves.png").exists()

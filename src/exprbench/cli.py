@@ -47,7 +47,7 @@ def _fit(args) -> None:
     job = FitJob(
         task=json.loads(args.task), manifest=read_manifest(args.manifest), model=json.loads(args.model),
         signal_removal=args.signal_removal, seed=args.seed, fold=args.fold, dataset=args.dataset,
-        device=args.device, tracker=json.loads(args.tracker),
+        device=args.device, tracker=json.loads(args.tracker), mixed_precision=args.mixed_precision,
     )
     metrics, predictions = job.run()
     # Predictions first: the metrics file is the job's completion marker.
@@ -55,11 +55,32 @@ def _fit(args) -> None:
     write_table(args.metrics, metrics)
 
 
+def _record_failure(args) -> int:
+    from .summary import failure_row, last_error
+
+    error = last_error(args.log)
+    if args.attempt < args.attempts:
+        print(f"fit failed on attempt {args.attempt} of {args.attempts}: {error}", file=sys.stderr)
+        return 1
+    task = json.loads(args.task)
+    row = failure_row(task, args.model, args.dataset, args.signal_removal, args.seed, args.fold, error)
+    import pandas as pd
+
+    write_table(args.predictions, pd.DataFrame(columns=["train_fraction", "class_pair", "sample_id"]))
+    write_table(args.metrics, pd.DataFrame([row]))
+    print(f"fit failed on its last attempt ({args.attempt}); recorded as failed: {error}", file=sys.stderr)
+    return 0
+
+
 def _summarize(args) -> None:
     from .summary import write_summary
 
     table = write_summary(args.metrics, args.out)
-    print(f"{args.out}: {len(table)} rows", file=sys.stderr)
+    failed = table[table["status"] == "failed"] if "status" in table else table.iloc[:0]
+    print(f"{args.out}: {len(table)} rows, {len(failed)} failed fits", file=sys.stderr)
+    for _, row in failed.iterrows():
+        print(f"  failed: {row['task']} {row['model']} {row['signal_removal']} seed {row['seed']} "
+              f"fold {row['fold']}: {row['error']}", file=sys.stderr)
 
 
 def _figures(args) -> None:
@@ -108,9 +129,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--threads", default=1, type=int)
     p.add_argument("--tracker", default='{"backend": "none"}')
+    p.add_argument("--mixed-precision", action="store_true", help="autocast training (float16 on CUDA)")
     p.add_argument("--metrics", required=True, type=Path)
     p.add_argument("--predictions", required=True, type=Path)
     p.set_defaults(func=_fit)
+
+    p = commands.add_parser("record-failure", help="after a failed fit: fail again, or record the failure on the last attempt")
+    p.add_argument("--task", required=True)
+    p.add_argument("--model", required=True)
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--signal-removal", required=True)
+    p.add_argument("--seed", required=True, type=int)
+    p.add_argument("--fold", required=True, type=int)
+    p.add_argument("--attempt", required=True, type=int)
+    p.add_argument("--attempts", required=True, type=int)
+    p.add_argument("--log", required=True, type=Path)
+    p.add_argument("--metrics", required=True, type=Path)
+    p.add_argument("--predictions", required=True, type=Path)
+    p.set_defaults(func=_record_failure)
 
     p = commands.add_parser("summarize", help="collect job metrics into one table")
     p.add_argument("--out", required=True, type=Path)
@@ -127,14 +163,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        status = args.func(args)
     except (ValueError, OSError, KeyError) as err:
         # Input problems get one readable line; EXPRBENCH_DEBUG=1 shows the traceback.
         if os.environ.get("EXPRBENCH_DEBUG"):
             raise
         print(f"exprbench {args.command}: error: {err}", file=sys.stderr)
         return 1
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":

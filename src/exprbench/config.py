@@ -29,6 +29,13 @@ TASK_DEFAULTS = {
 }
 
 
+JOB_RESOURCE_DEFAULTS = {
+    "prepare": {"mem_mb": 4000, "runtime": 30},
+    "manifest": {"mem_mb": 2000, "runtime": 10},
+    "fit": {"mem_mb": 2000, "runtime": 30},
+}
+
+
 class ConfigError(ValueError):
     def __init__(self, file, key: str, problem: str, allowed=None):
         self.file, self.key, self.problem, self.allowed = str(file), key, problem, allowed
@@ -100,6 +107,7 @@ def _with_schema_defaults(config: dict) -> dict:
     filled = _merge(filled, config)
     tracker_defaults = {k: v["default"] for k, v in top["tracker"]["properties"].items() if "default" in v}
     filled["tracker"] = _merge(tracker_defaults, filled["tracker"])
+    filled["resources"] = _merge(JOB_RESOURCE_DEFAULTS, filled["resources"])
     for dataset in filled["datasets"].values():
         dataset.setdefault("params", {})
     return filled
@@ -112,7 +120,7 @@ def load_model_spec(name: str, model_dir: Path, config_file) -> dict:
         raise ConfigError(config_file, "models", f"no model file {path}{_nearest(name, available)}", available)
     spec = yaml.safe_load(path.read_text()) or {}
     _validate(spec, "model.schema.yaml", path)
-    spec = {"params": {}, "search": {}, **spec, "name": name}
+    spec = {"params": {}, "search": {}, "resources": {}, **spec, "name": name}
     try:
         estimator = MODELS.get(spec["estimator"])
     except KeyError:
@@ -191,6 +199,15 @@ def load(path) -> dict:
     except yaml.YAMLError as err:
         raise ConfigError(path, "", f"not valid YAML: {err}") from None
     return resolve(raw, path)
+
+
+def fit_resources(config: dict, model: str, dataset_mb: float, attempt: int) -> dict:
+    """Memory and runtime of one fit job: the model's own or the config's, plus
+    room for the dataset held in memory, all scaled by the attempt number."""
+    base = {**config["resources"]["fit"], **config["models"][model]["resources"]}
+    # The store is compressed about 2x; the job holds the raw matrix and a few copies.
+    mem_mb = base["mem_mb"] + 8 * dataset_mb
+    return {"mem_mb": int(mem_mb * attempt), "runtime": int(base["runtime"] * attempt)}
 
 
 def fit_jobs(config: dict) -> list[dict]:

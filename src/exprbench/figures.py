@@ -90,6 +90,8 @@ def read_summary(summary_path: str | Path) -> pd.DataFrame:
     summary_path = Path(summary_path)
     summary = pd.read_csv(summary_path, sep="\t", dtype={"class_pair": "string"})
     check_columns(summary, source=str(summary_path))
+    if "status" in summary:  # failed fits have no scores to draw
+        summary = summary[summary["status"] != "failed"]
     return summary
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 
 from .metrics import accuracy, balanced_accuracy, majority_baseline
 from .models import MODELS
+from .models._torch import as_device_tensor, resolve_device
 from .preprocess import GenePreprocessor
 from .seeding import derive_seed, make_rng
 from .splits import group_kfold, nested_subsets
@@ -38,6 +39,7 @@ class FitJob:
     dataset: str
     device: str = "auto"
     tracker: dict | None = None
+    mixed_precision: bool = False
 
     def log(self, message: str) -> None:
         cell = f"{self.task['name']}/{self.model['name']}/{self.signal_removal}/seed{self.seed}/fold{self.fold}"
@@ -74,8 +76,13 @@ class FitJob:
         folds = group_kfold(groups, self.task["split"]["folds"], make_rng(self.seed, self.task["name"], "folds", pair_name))
         train, val = np.flatnonzero(folds != self.fold), np.flatnonzero(folds == self.fold)
         X_train, X_val = self._prepare_features(X, train, val, y)
+        # Moved to the device once; every fit of this job slices these tensors.
+        device = resolve_device(self.device)
+        X_train, X_val = as_device_tensor(X_train, device), as_device_tensor(X_val, device)
 
-        estimator = MODELS.get(self.model["estimator"])(**self.model["params"], device=self.device)
+        estimator = MODELS.get(self.model["estimator"])(
+            **self.model["params"], device=self.device, mixed_precision=self.mixed_precision
+        )
         tuning = self.task["tuning"]
         best, trials = nested_search(
             estimator.set_params(random_state=derive_seed(self.seed, self.task["name"], self.model["name"], self.fold, "search")),
@@ -108,12 +115,13 @@ class FitJob:
                 "task": self.task["name"], "dataset": self.dataset, "kind": self.task["kind"],
                 "model": self.model["name"], "signal_removal": self.signal_removal, "seed": self.seed,
                 "fold": self.fold, "train_fraction": fraction, "class_pair": pair_name,
-                "n_train": len(subset), "n_val": len(val), "n_genes": X_train.shape[1],
+                "n_train": len(subset), "n_val": len(val), "n_genes": int(X_train.shape[1]),
                 **scores,
                 "baseline_balanced_accuracy": majority_baseline(y_fit, y[val]),
                 "lr": params["lr"], "weight_decay": params["weight_decay"],
                 "epochs": model.n_epochs_, "best_epoch": model.best_epoch_,
                 "fit_seconds": round(model.fit_seconds_, 3), "device": str(model.device_),
+                "status": "ok", "error": "",
             })
             predictions.append(pd.DataFrame({
                 "train_fraction": fraction, "class_pair": pair_name, "sample_id": sample_ids[val],

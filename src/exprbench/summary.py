@@ -9,6 +9,28 @@ from .atomic import write_table
 KEY_COLUMNS = ["task", "dataset", "model", "signal_removal", "seed", "fold", "train_fraction", "class_pair"]
 
 
+def last_error(log_path) -> str:
+    """The last non-empty line of a job log: the exception or error message."""
+    try:
+        lines = [line.strip() for line in open(log_path, errors="replace") if line.strip()]
+    except OSError:
+        return "no log was written"
+    return lines[-1][:500] if lines else "the job exited with no message"
+
+
+def failure_row(task: dict, model: str, dataset: str, signal_removal: str, seed: int, fold: int, error: str) -> dict:
+    return {
+        "task": task["name"], "dataset": dataset, "kind": task["kind"], "model": model,
+        "signal_removal": signal_removal, "seed": seed, "fold": fold, "train_fraction": float("nan"),
+        "class_pair": "", "status": "failed", "error": error,
+    }
+
+
+def failed_fits(summary_path) -> pd.DataFrame:
+    table = pd.read_csv(summary_path, sep="\t", keep_default_na=False, na_values=[""])
+    return table[table["status"] == "failed"] if "status" in table else table.iloc[:0]
+
+
 def collect(metric_files) -> pd.DataFrame:
     frames = []
     for path in metric_files:
@@ -19,6 +41,7 @@ def collect(metric_files) -> pd.DataFrame:
         return pd.DataFrame(columns=KEY_COLUMNS)
     table = pd.concat(frames, ignore_index=True)
     table["class_pair"] = table["class_pair"].fillna("")
+    table["error"] = table["error"].fillna("")
     return table.sort_values(KEY_COLUMNS, kind="stable").reset_index(drop=True)
 
 

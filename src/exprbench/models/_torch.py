@@ -3,7 +3,9 @@
 All models train the same way, as in the paper: Adam, class-weighted loss,
 mini-batches, gradient-norm clipping, at most ``max_epochs`` epochs, and early
 stopping on a group-wise holdout of the training data whose patience counter
-resets whenever the holdout loss improves. Data is moved to the device once.
+resets whenever the holdout loss improves. ``fit`` and ``predict`` accept
+tensors already on the device, so a job moves its matrix there once; batches
+are slices of it. Mixed precision (autocast) is off unless asked for.
 """
 
 from __future__ import annotations
@@ -29,6 +31,13 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+def as_device_tensor(X, device: torch.device) -> torch.Tensor:
+    """A float32 tensor on ``device``; no copy when X is already one."""
+    if isinstance(X, torch.Tensor):
+        return X.to(device=device, dtype=torch.float32)
+    return torch.as_tensor(np.asarray(X, dtype=np.float32), device=device)
+
+
 def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
     """Inverse class frequency, normalised so a balanced set has weights of 1."""
     counts = np.bincount(y, minlength=n_classes).astype(np.float64)
@@ -51,6 +60,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         clip_grad_norm: float = 1.0,
         early_stopping_fraction: float = 0.2,
         device: str = "auto",
+        mixed_precision: bool = False,
         random_state: int = 0,
     ):
         self.lr = lr
@@ -61,6 +71,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         self.clip_grad_norm = clip_grad_norm
         self.early_stopping_fraction = early_stopping_fraction
         self.device = device
+        self.mixed_precision = mixed_precision
         self.random_state = random_state
 
     def build_network(self, n_features: int, n_classes: int) -> torch.nn.Module:
@@ -70,7 +81,8 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         return torch.nn.CrossEntropyLoss(weight=weight)
 
     def fit(self, X, y, *, classes=None, groups=None, tracker=None):
-        X = np.asarray(X, dtype=np.float32)
+        if self.max_epochs < 1:
+            raise ValueError(f"max_epochs must be at least 1, got {self.max_epochs}")
         y = np.asarray(y)
         self.classes_ = np.unique(y) if classes is None else np.asarray(classes)
         unknown = np.setdiff1d(y, self.classes_)
@@ -81,26 +93,30 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
 
         seed_everything(self.random_state)
         self.device_ = resolve_device(self.device)
+        X = as_device_tensor(X, self.device_)
         n_classes = len(self.classes_)
         fit_idx, stop_idx = group_holdout(groups, self.early_stopping_fraction, make_rng(self.random_state, "holdout"))
         if stop_idx.size == 0:
             fit_idx, stop_idx = np.arange(len(y)), np.arange(len(y))
 
-        to_device = lambda a, dtype: torch.as_tensor(a, dtype=dtype, device=self.device_)  # noqa: E731
-        X_fit, y_fit = to_device(X[fit_idx], torch.float32), to_device(codes[fit_idx], torch.long)
-        X_stop, y_stop = to_device(X[stop_idx], torch.float32), to_device(codes[stop_idx], torch.long)
-        weight = to_device(class_weights(codes[fit_idx], n_classes), torch.float32)
+        labels = torch.as_tensor(codes, dtype=torch.long, device=self.device_)
+        fit_rows = torch.as_tensor(fit_idx, device=self.device_)
+        stop_rows = torch.as_tensor(stop_idx, device=self.device_)
+        X_fit, y_fit = X[fit_rows], labels[fit_rows]
+        X_stop, y_stop = X[stop_rows], labels[stop_rows]
+        weight = torch.as_tensor(class_weights(codes[fit_idx], n_classes), device=self.device_)
 
         network = self.build_network(X.shape[1], n_classes).to(self.device_)
         loss_fn = self.build_loss(weight)
         optimizer = torch.optim.Adam(network.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         shuffler = torch.Generator(device="cpu").manual_seed(int(self.random_state))
+        scaler = torch.amp.GradScaler(self.device_.type, enabled=self._half_precision_dtype() == torch.float16)
 
         best_loss, best_state, since_best = np.inf, None, 0
         self.history_ = []
         started = time.perf_counter()
         for epoch in range(self.max_epochs):
-            train_loss = self._train_epoch(network, optimizer, loss_fn, X_fit, y_fit, shuffler)
+            train_loss = self._train_epoch(network, optimizer, scaler, loss_fn, X_fit, y_fit, shuffler)
             stop_loss = self._loss(network, loss_fn, X_stop, y_stop)
             self.history_.append({"epoch": epoch, "train_loss": train_loss, "val_loss": stop_loss})
             if tracker is not None:
@@ -118,8 +134,14 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         self.fit_seconds_ = time.perf_counter() - started
         return self
 
-    def _train_epoch(self, network, optimizer, loss_fn, X, y, shuffler) -> float:
+    def _half_precision_dtype(self):
+        if not self.mixed_precision:
+            return None
+        return torch.float16 if self.device_.type == "cuda" else torch.bfloat16
+
+    def _train_epoch(self, network, optimizer, scaler, loss_fn, X, y, shuffler) -> float:
         network.train()
+        dtype = self._half_precision_dtype()
         order = torch.randperm(len(y), generator=shuffler).to(X.device)
         total, seen = 0.0, 0
         for start in range(0, len(y), self.batch_size):
@@ -127,11 +149,14 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
             if len(batch) < 2:  # BatchNorm cannot train on a single sample
                 continue
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(network(X[batch]), y[batch])
-            loss.backward()
+            with torch.autocast(self.device_.type, dtype=dtype, enabled=dtype is not None):
+                loss = loss_fn(network(X[batch]), y[batch])
+            scaler.scale(loss).backward()
             if self.clip_grad_norm:
+                scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
                 torch.nn.utils.clip_grad_norm_(network.parameters(), self.clip_grad_norm)
-            optimizer.step()
+            scaler.step(optimizer)
+            scaler.update()
             total += float(loss.detach()) * len(batch)
             seen += len(batch)
         return total / max(seen, 1)
@@ -147,8 +172,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
 
     @torch.no_grad()
     def decision_function(self, X) -> np.ndarray:
-        X = torch.as_tensor(np.asarray(X, dtype=np.float32), device=self.device_)
-        return self._logits(self.network_.eval(), X).cpu().numpy()
+        return self._logits(self.network_.eval(), as_device_tensor(X, self.device_)).float().cpu().numpy()
 
     def predict(self, X) -> np.ndarray:
         return self.classes_[np.argmax(self.decision_function(X), axis=1)]

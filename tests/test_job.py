@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from exprbench.config import resolve
-from exprbench.job import FitJob
+from exprbench.job import FitJob, _Problem
 from exprbench.sources import SOURCES
 from exprbench.store import open_dataset, write_dataset
 from exprbench.tasks import TaskError, build_manifest
@@ -65,9 +65,11 @@ def test_limma_removes_class_means_in_each_set_separately(tmp_path):
     with open_dataset(path) as reader:
         X, labels = reader.read_expression(), reader.samples["label"].to_numpy()
     y = (labels == "red").astype(int)
-    train, val = np.arange(0, 60), np.arange(60, 90)
-    X_train, X_val = job._prepare_features(X, train, val, y)
-    for X_set, y_set in ((X_train, y[train]), (X_val, y[val])):
+    sets = {"train": np.arange(0, 60), "validation": np.arange(60, 90)}
+    problem = _Problem(job, X, y, np.arange(90).astype(str), np.arange(90), np.array(["blue", "red"]), None)
+    features = problem.features(sets)
+    for name, rows in sets.items():
+        X_set, y_set = features[name].numpy(), y[rows]
         gap = X_set[y_set == 1].mean(axis=0) - X_set[y_set == 0].mean(axis=0)
         np.testing.assert_allclose(gap, 0, atol=1e-4)
 
@@ -113,3 +115,35 @@ def test_bad_labels_are_stopped_by_the_manifest(tmp_path, labels, task_update, m
     with open_dataset(tmp_path / "d.h5") as reader, pytest.raises(TaskError, match=message) as info:
         build_manifest(reader, task, "my.yaml")
     assert "my.yaml: tasks.t" in str(info.value)
+
+
+def test_pretraining_fits_a_direct_and_a_pretrained_copy_on_40_40_20_sets(tmp_path):
+    config, path = sim_config(tmp_path, pretraining=True, split={"by": "study", "folds": 5})
+    job, (metrics, predictions) = run_job(config, path)
+    assert metrics["pretrained"].tolist() == [False, True, False, True]
+    direct, pretrained = metrics[~metrics["pretrained"]], metrics[metrics["pretrained"]]
+    assert direct["n_train"].tolist() == pretrained["n_train"].tolist() == [18, 36]
+    assert (metrics["n_val"] == 18).all()
+    assert len(predictions) == 4 * 18
+
+
+def test_pretraining_needs_five_folds(tmp_path):
+    from exprbench.config import ConfigError
+
+    with pytest.raises(ConfigError, match="set folds: 5"):
+        sim_config(tmp_path, pretraining=True)
+
+
+def test_second_fit_forgets_unless_warm_start():
+    from exprbench.models import MODELS
+    from conftest import separable_problem
+
+    X_first, y_first = separable_problem(n=60, seed=0)
+    X_second, y_second = separable_problem(n=60, seed=1)
+    settings = {"max_epochs": 3, "patience": 10, "device": "cpu", "random_state": 5}
+    fresh = MODELS.get("mlp3")(**settings).fit(X_second, y_second).decision_function(X_second)
+    refit = MODELS.get("mlp3")(**settings).fit(X_first, y_first).fit(X_second, y_second).decision_function(X_second)
+    continued = (MODELS.get("mlp3")(**settings, warm_start=True).fit(X_first, y_first)
+                 .fit(X_second, y_second).decision_function(X_second))
+    np.testing.assert_array_equal(fresh, refit)
+    assert not np.allclose(fresh, continued)

@@ -26,6 +26,7 @@ TASK_DEFAULTS = {
     "models": ["logistic_regression", "linear_svm", "mlp3", "mlp5"],
     "seeds": [0, 1, 2],
     "top_n": 5,
+    "pretraining": False,
 }
 
 
@@ -160,6 +161,9 @@ def _check_task(name: str, task: dict, config: dict, file) -> None:
         raise ConfigError(file, f"{key}.label",
                           f"{task['label']!r} is not a label of dataset {task['dataset']!r}{_nearest(task['label'], labels)}",
                           sorted(labels))
+    if task["pretraining"] and task["split"]["folds"] != 5:
+        raise ConfigError(file, f"{key}.split.folds",
+                          f"pretraining splits 40/40/20 over 5 folds, but folds is {task['split']['folds']}; set folds: 5")
     model_dir = Path(config["model_dir"])
     available = sorted(p.stem for p in model_dir.glob("*.yaml"))
     for model in task["models"]:

@@ -139,7 +139,12 @@ def plot_binary_pairs(summary: pd.DataFrame, out_stem: str | Path) -> list[Path]
     return _save(figure, out_stem)
 
 
+PRETRAINED_SUFFIX = "+pretrained"
+
+
 def model_display_name(model: str) -> str:
+    if model.endswith(PRETRAINED_SUFFIX):
+        return f"{model_display_name(model.removesuffix(PRETRAINED_SUFFIX))} (pretrained)"
     return MODEL_DISPLAY_NAMES.get(model, model)
 
 
@@ -167,6 +172,9 @@ def _clean(summary: pd.DataFrame) -> pd.DataFrame:
     summary = summary.copy()
     for column in ("task", "dataset", "model", "signal_removal", "kind"):
         summary[column] = summary[column].astype("string").fillna("")
+    if "pretrained" in summary:  # a pretrained copy is drawn as a curve of its own
+        pretrained = summary["pretrained"].astype(str).str.lower() == "true"
+        summary.loc[pretrained, "model"] = summary.loc[pretrained, "model"] + PRETRAINED_SUFFIX
     # Pairs like "B|T" may arrive as NaN (non-pair rows) or as numbers.
     summary["class_pair"] = summary["class_pair"].astype("string").fillna("")
     for column in ("n_train", "balanced_accuracy", "baseline_balanced_accuracy"):

@@ -6,7 +6,7 @@ import pandas as pd
 
 from .atomic import write_table
 
-KEY_COLUMNS = ["task", "dataset", "model", "signal_removal", "seed", "fold", "train_fraction", "class_pair"]
+KEY_COLUMNS = ["task", "dataset", "model", "signal_removal", "seed", "fold", "train_fraction", "class_pair", "pretrained"]
 
 
 def last_error(log_path) -> str:
@@ -22,7 +22,7 @@ def failure_row(task: dict, model: str, dataset: str, signal_removal: str, seed:
     return {
         "task": task["name"], "dataset": dataset, "kind": task["kind"], "model": model,
         "signal_removal": signal_removal, "seed": seed, "fold": fold, "train_fraction": float("nan"),
-        "class_pair": "", "status": "failed", "error": error,
+        "class_pair": "", "pretrained": False, "status": "failed", "error": error,
     }
 
 

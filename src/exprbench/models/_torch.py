@@ -61,6 +61,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         early_stopping_fraction: float = 0.2,
         device: str = "auto",
         mixed_precision: bool = False,
+        warm_start: bool = False,
         random_state: int = 0,
     ):
         self.lr = lr
@@ -72,6 +73,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         self.early_stopping_fraction = early_stopping_fraction
         self.device = device
         self.mixed_precision = mixed_precision
+        self.warm_start = warm_start
         self.random_state = random_state
 
     def build_network(self, n_features: int, n_classes: int) -> torch.nn.Module:
@@ -106,7 +108,10 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         X_stop, y_stop = X[stop_rows], labels[stop_rows]
         weight = torch.as_tensor(class_weights(codes[fit_idx], n_classes), device=self.device_)
 
-        network = self.build_network(X.shape[1], n_classes).to(self.device_)
+        if self.warm_start and hasattr(self, "network_"):  # continue training, e.g. after pretraining
+            network = self.network_
+        else:
+            network = self.build_network(X.shape[1], n_classes).to(self.device_)
         loss_fn = self.build_loss(weight)
         optimizer = torch.optim.Adam(network.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         shuffler = torch.Generator(device="cpu").manual_seed(int(self.random_state))

@@ -6,6 +6,7 @@ import hashlib
 import socket
 import ssl
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -51,6 +52,15 @@ class SeenRequest:
     headers: dict[str, str]
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # Clients hanging up (rejected certificates, dropped connections) are expected here.
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
+
+
 class FileServer:
     """Threaded server on 127.0.0.1 at a random port; use as a context manager."""
 
@@ -60,15 +70,14 @@ class FileServer:
         self.active = 0
         self.max_active = 0
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._httpd.daemon_threads = True
+        self._httpd = _QuietServer(("127.0.0.1", 0), _handler_for(self))
         self.scheme = "http"
         if tls:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(certfile=tls[0], keyfile=tls[1])
             self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
             self.scheme = "https"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def __enter__(self) -> "FileServer":
         self._thread.start()
@@ -84,9 +93,6 @@ class FileServer:
 
     def url(self, path: str) -> str:
         return f"{self.scheme}://127.0.0.1:{self._httpd.server_address[1]}{path}"
-
-    def requests_for(self, path: str) -> list[SeenRequest]:
-        return [seen for seen in self.requests if seen.path == path]
 
 
 def _handler_for(server: FileServer):

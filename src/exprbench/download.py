@@ -193,10 +193,6 @@ def read_manifest(directory: str | os.PathLike) -> dict[str, dict]:
     return _read_json(Path(directory) / MANIFEST_NAME)
 
 
-def default_cache_dir() -> Path:
-    return _cache_root(None)
-
-
 # ----------------------------------------------------------------------------- one file
 
 
@@ -356,9 +352,7 @@ def _get(session, url, headers, dest, settings) -> requests.Response:
 
 def _write_body(response, part: Path, start: int, total, label: str, settings: _Settings) -> None:
     progress = _Progress(label, total, start, settings.progress)
-    # Raw bytes, never content-decoded: offsets, sizes and checksums refer to the bytes
-    # the server stores.
-    chunks = response.raw.stream(_CHUNK, decode_content=False)
+    chunks = _raw_chunks(response.raw)
     with open(part, "ab" if start else "wb") as out:
         try:
             while True:
@@ -368,10 +362,26 @@ def _write_body(response, part: Path, start: int, total, label: str, settings: _
                     break
                 except (urllib3.exceptions.HTTPError, requests.exceptions.RequestException, OSError) as error:
                     raise _Retryable(f"connection broke during the download: {error}") from error
-                out.write(chunk)
+                try:
+                    out.write(chunk)
+                except OSError as error:
+                    raise DownloadError(f"cannot write {part}: {error}; free disk space or choose "
+                                        f"another data folder, then rerun to resume") from error
                 progress.advance(len(chunk))
         finally:
             progress.close()
+
+
+def _raw_chunks(raw) -> Iterator[bytes]:
+    # Raw bytes, never content-decoded: offsets, sizes and checksums refer to the bytes the
+    # server stores. read1 hands over what has arrived, so a stalled connection keeps
+    # everything received before the timeout.
+    read1 = getattr(raw, "read1", None)
+    if read1 is None:  # urllib3 older than 2.3
+        yield from raw.stream(_CHUNK, decode_content=False)
+        return
+    while chunk := read1(_CHUNK, decode_content=False):
+        yield chunk
 
 
 def _range_not_satisfiable(response, part, offset, state, expected) -> dict:

@@ -46,6 +46,26 @@ def dataset_spec(wildcards):
     return json.dumps(CFG["datasets"][wildcards.dataset], sort_keys=True)
 
 
+DOWNLOAD_DIR = CFG["download"]["dir"]
+
+
+def dataset_downloads(wildcards):
+    """The download record a dataset's preparation waits for, if it has remote files."""
+    if CFG["datasets"][wildcards.dataset]["files"]:
+        return [f"{DOWNLOAD_DIR}/{wildcards.dataset}/downloaded.json"]
+    return []
+
+
+def downloads_option(wildcards, input):
+    return f"--downloads {input[0]}" if input else ""
+
+
+def download_options(wildcards, output):
+    settings = CFG["download"]
+    options = f"--dest-dir {os.path.dirname(output[0])} --max-workers {settings['max_workers']}"
+    return options + (f" --cache-dir {settings['cache_dir']}" if settings["cache_dir"] else "")
+
+
 def task_dataset_file(wildcards):
     return f"{DATA_DIR}/{CFG['tasks'][wildcards.task]['dataset']}.h5"
 

@@ -1,8 +1,28 @@
+rule download_dataset:
+    output:
+        f"{DOWNLOAD_DIR}/{{dataset}}/downloaded.json",
+    params:
+        spec=dataset_spec,
+        options=download_options,
+    resources:
+        mem_mb=1000,
+        runtime=scaled("prepare", "runtime"),
+    log:
+        "logs/download/{dataset}.log",
+    conda:
+        "../envs/exprbench.yaml"
+    shell:
+        "exprbench download --spec {params.spec:q} {params.options} --out {output} 2> {log}"
+
+
 rule prepare_dataset:
+    input:
+        dataset_downloads,
     output:
         f"{DATA_DIR}/{{dataset}}.h5",
     params:
         spec=dataset_spec,
+        downloads=downloads_option,
     resources:
         mem_mb=scaled("prepare", "mem_mb"),
         runtime=scaled("prepare", "runtime"),
@@ -11,7 +31,7 @@ rule prepare_dataset:
     conda:
         "../envs/exprbench.yaml"
     shell:
-        "exprbench prepare --spec {params.spec:q} --out {output} 2> {log}"
+        "exprbench prepare --spec {params.spec:q} {params.downloads} --out {output} 2> {log}"
 
 
 rule task_manifest:

@@ -81,3 +81,26 @@ def test_write_is_atomic_when_interrupted(tmp_path, small_data, monkeypatch):
         write_dataset(path, small_data)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["d.h5"], "no temp file may be left behind"
+
+
+def test_streamed_blocks_read_back_as_one_matrix(tmp_path, small_data):
+    from exprbench.store import stream_dataset
+
+    with stream_dataset(tmp_path / "s.h5", small_data.genes) as stream:
+        for start in range(0, 40, 15):
+            stream.append(small_data.expression[start:start + 15])
+        stream.finish(small_data.samples, {"source": "test"})
+    with open_dataset(tmp_path / "s.h5") as reader:
+        np.testing.assert_array_equal(reader.read_expression(), small_data.expression)
+
+
+def test_stream_without_finish_leaves_no_file(tmp_path, small_data):
+    from exprbench.store import stream_dataset
+
+    with pytest.raises(StoreError, match="without finish"):
+        with stream_dataset(tmp_path / "s.h5", small_data.genes) as stream:
+            stream.append(small_data.expression[:5])
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(StoreError, match="gene columns"):
+        with stream_dataset(tmp_path / "s.h5", small_data.genes) as stream:
+            stream.append(np.zeros((2, 3)))

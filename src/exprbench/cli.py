@@ -11,15 +11,34 @@ from pathlib import Path
 from .atomic import write_table
 
 
-def _prepare(args) -> None:
+def _source(spec: dict):
     from .sources import SOURCES
-    from .store import write_dataset
+
+    return SOURCES.get(spec["source"])(files=spec.get("files"), **spec.get("params", {}))
+
+
+def _download(args) -> None:
+    from .atomic import write_text
+    from .download import read_manifest
 
     spec = json.loads(args.spec)
-    source = SOURCES.get(spec["source"])(**spec.get("params", {}))
-    data = source.build()
-    write_dataset(args.out, data)
-    n, g = data.expression.shape
+    paths = _source(spec).fetch(args.dest_dir, max_workers=args.max_workers, cache_dir=args.cache_dir)
+    manifest = read_manifest(args.dest_dir)
+    record = {name: {"path": str(path), **manifest.get(Path(path).name, {})} for name, path in paths.items()}
+    write_text(args.out, json.dumps(record, indent=1, sort_keys=True) + "\n")
+    print(f"{args.out}: {len(paths)} files verified in {args.dest_dir}", file=sys.stderr)
+
+
+def _prepare(args) -> None:
+    from .store import open_dataset
+
+    spec = json.loads(args.spec)
+    downloads = {}
+    if args.downloads:
+        downloads = {name: Path(entry["path"]) for name, entry in json.loads(args.downloads.read_text()).items()}
+    _source(spec).write(args.out, downloads)
+    with open_dataset(args.out) as reader:
+        n, g = reader.shape
     print(f"{args.out}: {n} samples x {g} genes from source {spec['source']}", file=sys.stderr)
 
 
@@ -106,8 +125,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", type=Path)
     p.set_defaults(func=_check_config)
 
+    p = commands.add_parser("download", help="fetch and verify one dataset's remote files")
+    p.add_argument("--spec", required=True, help="dataset entry as JSON: {source, params, files}")
+    p.add_argument("--dest-dir", required=True, type=Path)
+    p.add_argument("--max-workers", type=int, default=4)
+    p.add_argument("--cache-dir", type=Path)
+    p.add_argument("--out", required=True, type=Path, help="record of the verified files")
+    p.set_defaults(func=_download)
+
     p = commands.add_parser("prepare", help="build one dataset into the HDF5 store")
-    p.add_argument("--spec", required=True, help="dataset entry as JSON: {source, params}")
+    p.add_argument("--spec", required=True, help="dataset entry as JSON: {source, params, files}")
+    p.add_argument("--downloads", type=Path, help="record written by `exprbench download`")
     p.add_argument("--out", required=True, type=Path)
     p.set_defaults(func=_prepare)
 

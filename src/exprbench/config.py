@@ -82,9 +82,12 @@ def _explain(error, file) -> ConfigError:
 
 
 def _validate(instance, schema_name: str, file) -> None:
+    _validate_against(instance, _schema(schema_name), file)
+
+
+def _validate_against(instance, schema: dict, file) -> None:
     import jsonschema  # slow to import; only configs need it, not fit jobs
 
-    schema = _schema(schema_name)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(instance), key=lambda e: (len(e.absolute_path), e.path))
     if errors:
@@ -109,9 +112,25 @@ def _with_schema_defaults(config: dict) -> dict:
     tracker_defaults = {k: v["default"] for k, v in top["tracker"]["properties"].items() if "default" in v}
     filled["tracker"] = _merge(tracker_defaults, filled["tracker"])
     filled["resources"] = _merge(JOB_RESOURCE_DEFAULTS, filled["resources"])
-    for dataset in filled["datasets"].values():
-        dataset.setdefault("params", {})
+    download_defaults = {k: v["default"] for k, v in top["download"]["properties"].items()}
+    filled["download"] = _merge(download_defaults, filled["download"])
     return filled
+
+
+def _with_definition(name: str, entry: dict, file) -> dict:
+    """Merge a dataset entry over the definition file it names, if any."""
+    if "definition" not in entry:
+        return {"params": {}, "files": {}, **entry}
+    path = Path(entry["definition"])
+    key = f"datasets.{name}.definition"
+    if not path.exists():
+        raise ConfigError(file, key, f"dataset definition {path} not found")
+    definition = yaml.safe_load(path.read_text()) or {}
+    dataset_schema = {**_schema("config.schema.yaml")["$defs"]["dataset"], "required": ["source"]}
+    dataset_schema.pop("anyOf")
+    _validate_against(definition, dataset_schema, path)
+    merged = _merge(definition, {k: v for k, v in entry.items() if k != "definition"})
+    return {"params": {}, "files": {}, **merged, "definition": str(path)}
 
 
 def load_model_spec(name: str, model_dir: Path, config_file) -> dict:
@@ -178,6 +197,7 @@ def resolve(config: dict, file="config") -> dict:
         raise ConfigError(file, "", "the config must be a mapping of keys to values")
     _validate(config, "config.schema.yaml", file)
     config = _with_schema_defaults(config)
+    config["datasets"] = {name: _with_definition(name, entry, file) for name, entry in config["datasets"].items()}
     for name, entry in config["datasets"].items():
         _check_dataset(name, entry, file)
     task_defaults = _merge(TASK_DEFAULTS, config.get("defaults", {}))

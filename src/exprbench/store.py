@@ -15,6 +15,7 @@ column is a label that tasks may use.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,15 +49,19 @@ class ExpressionData:
         self.expression = np.asarray(self.expression, dtype=np.float32)
         self.samples = self.samples.reset_index(drop=True)
         self.genes = self.genes.reset_index(drop=True)
-        n_samples, n_genes = self.expression.shape
-        missing = [c for c in REQUIRED_SAMPLE_COLUMNS if c not in self.samples.columns]
+        self.check_tables(self.samples, self.genes, self.expression.shape)
+
+    @staticmethod
+    def check_tables(samples: pd.DataFrame, genes: pd.DataFrame, shape: tuple[int, int]) -> None:
+        n_samples, n_genes = shape
+        missing = [c for c in REQUIRED_SAMPLE_COLUMNS if c not in samples.columns]
         if missing:
             raise StoreError(f"samples table lacks required columns {missing}")
-        if len(self.samples) != n_samples:
-            raise StoreError(f"{len(self.samples)} sample rows for {n_samples} matrix rows")
-        if list(self.genes.columns[:2]) != ["gene_id", "symbol"] or len(self.genes) != n_genes:
+        if len(samples) != n_samples:
+            raise StoreError(f"{len(samples)} sample rows for {n_samples} matrix rows")
+        if list(genes.columns[:2]) != ["gene_id", "symbol"] or len(genes) != n_genes:
             raise StoreError("genes table must have columns gene_id, symbol and one row per matrix column")
-        if self.samples["sample_id"].duplicated().any():
+        if samples["sample_id"].duplicated().any():
             raise StoreError("sample ids must be unique")
 
 
@@ -71,34 +76,74 @@ def _as_strings(values: pd.Series) -> np.ndarray:
     return np.array(["" if pd.isna(v) else str(v) for v in values], dtype=object)
 
 
-def write_dataset(path: str | Path, data: ExpressionData) -> None:
-    """Write ``data`` to ``path`` atomically."""
-    n_samples, n_genes = data.expression.shape
-    text = h5py.string_dtype("utf-8")
+class DatasetStream:
+    """Writes a dataset block by block, so large inputs never sit in memory whole.
+
+    Use through :func:`stream_dataset`; the file appears under its final name only
+    after :meth:`finish`.
+    """
+
+    def __init__(self, h5: h5py.File, genes: pd.DataFrame, expected_samples: int | None):
+        self._h5 = h5
+        self.genes = genes.reset_index(drop=True)
+        n_genes = len(self.genes)
+        rows_hint = expected_samples or _TARGET_CHUNK_BYTES // (4 * max(n_genes, 1))
+        self._matrix = h5.create_dataset(
+            "expression", shape=(0, n_genes), maxshape=(None, n_genes), dtype=np.float32,
+            chunks=_chunk_shape(max(rows_hint, 1), n_genes), compression="gzip", compression_opts=4, shuffle=True,
+        )
+        self.n_samples = 0
+        self.finished = False
+
+    def append(self, block) -> None:
+        """Add rows (samples x genes) to the matrix."""
+        block = np.asarray(block, dtype=np.float32)
+        if block.ndim != 2 or block.shape[1] != self._matrix.shape[1]:
+            raise StoreError(f"block of shape {block.shape} does not have {self._matrix.shape[1]} gene columns")
+        start = self.n_samples
+        self._matrix.resize(start + block.shape[0], axis=0)
+        self._matrix[start:, :] = block
+        self.n_samples += block.shape[0]
+
+    def finish(self, samples: pd.DataFrame, provenance: dict) -> None:
+        """Write the tables and provenance; checks they match the matrix."""
+        ExpressionData.check_tables(samples, self.genes, (self.n_samples, len(self.genes)))
+        text = h5py.string_dtype("utf-8")
+        group = self._h5.create_group("samples")
+        for column in samples.columns:
+            group.create_dataset(column, data=_as_strings(samples[column]), dtype=text)
+        genes = self._h5.create_group("genes")
+        for column in ("gene_id", "symbol"):
+            genes.create_dataset(column, data=_as_strings(self.genes[column]), dtype=text)
+        provenance = dict(provenance)
+        attrs = self._h5.attrs
+        attrs["format_version"] = FORMAT_VERSION
+        attrs["source"] = str(provenance.pop("source", "unknown"))
+        attrs["source_version"] = str(provenance.pop("source_version", "unknown"))
+        attrs["preprocessing"] = json.dumps(provenance.pop("preprocessing", []))
+        attrs["extra"] = json.dumps(provenance, sort_keys=True, default=str)
+        attrs["exprbench_version"] = __version__
+        attrs["sample_columns"] = json.dumps(list(samples.columns))
+        self.finished = True
+
+
+@contextlib.contextmanager
+def stream_dataset(path: str | Path, genes: pd.DataFrame, expected_samples: int | None = None):
+    """Open a :class:`DatasetStream`; the file is renamed into place only if
+    ``finish`` was called and no error occurred."""
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as h5:
-            h5.create_dataset(
-                "expression",
-                data=data.expression,
-                chunks=_chunk_shape(n_samples, n_genes),
-                compression="gzip",
-                compression_opts=4,
-                shuffle=True,
-            )
-            samples = h5.create_group("samples")
-            for column in data.samples.columns:
-                samples.create_dataset(column, data=_as_strings(data.samples[column]), dtype=text)
-            genes = h5.create_group("genes")
-            for column in ("gene_id", "symbol"):
-                genes.create_dataset(column, data=_as_strings(data.genes[column]), dtype=text)
-            provenance = dict(data.provenance)
-            h5.attrs["format_version"] = FORMAT_VERSION
-            h5.attrs["source"] = str(provenance.pop("source", "unknown"))
-            h5.attrs["source_version"] = str(provenance.pop("source_version", "unknown"))
-            h5.attrs["preprocessing"] = json.dumps(provenance.pop("preprocessing", []))
-            h5.attrs["extra"] = json.dumps(provenance, sort_keys=True, default=str)
-            h5.attrs["exprbench_version"] = __version__
-            h5.attrs["sample_columns"] = json.dumps(list(data.samples.columns))
+            stream = DatasetStream(h5, genes, expected_samples)
+            yield stream
+        if not stream.finished:
+            raise StoreError(f"{path}: dataset stream closed without finish(); nothing was written")
+
+
+def write_dataset(path: str | Path, data: ExpressionData) -> None:
+    """Write an in-memory dataset to ``path`` atomically."""
+    with stream_dataset(path, data.genes, expected_samples=data.expression.shape[0]) as stream:
+        stream.append(data.expression)
+        stream.finish(data.samples, data.provenance)
 
 
 class DatasetReader:

@@ -1,15 +1,19 @@
 """Dataset sources: one module each, discovered automatically.
 
 A source subclasses :class:`DataSource`, sets ``name`` and ``label_columns`` and
-implements ``build``. A dataset entry in the config names the source and its params.
+implements ``build`` (small data, in memory) or ``write`` (large data, streamed
+into the store). Sources with remote files get them through ``fetch``; which
+files, with their mirrors, sizes and checksums, comes from the dataset entry's
+``files`` (usually a dataset definition YAML under ``config/datasets/``).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 from ..registry import Registry
-from ..store import ExpressionData
+from ..store import ExpressionData, write_dataset
 
 SOURCES = Registry("dataset source", __name__)
 
@@ -28,18 +32,39 @@ class DataSource:
         if "name" in cls.__dict__:
             SOURCES.register(cls)
 
-    def __init__(self, **params):
+    def __init__(self, files: dict | None = None, **params):
         unknown = sorted(set(params) - set(self.defaults))
         if unknown:
             raise ValueError(
                 f"source {self.name!r} has no parameter(s) {unknown}; allowed: {sorted(self.defaults)}"
             )
         self.params = {**self.defaults, **params}
+        self.files = files or {}
 
     @classmethod
     def labels_for(cls, params: dict) -> tuple[str, ...]:
         """Label columns a dataset with these params will have."""
         return cls.label_columns
 
+    def fetch(self, dest_dir: Path, **download_options) -> dict[str, Path]:
+        """Download this dataset's files into ``dest_dir``; returns name -> path.
+
+        Files already downloaded and verified are not fetched again.
+        """
+        from ..download import DownloadItem, download_many
+
+        names = sorted(self.files)
+        items = [
+            DownloadItem(urls=self.files[n]["urls"], dest=Path(dest_dir) / self.files[n].get("filename", n),
+                         expected_size=self.files[n].get("size"), md5=self.files[n].get("md5"),
+                         sha256=self.files[n].get("sha256"))
+            for n in names
+        ]
+        return dict(zip(names, download_many(items, **download_options))) if items else {}
+
+    def write(self, out_path: Path, downloads: dict[str, Path]) -> None:
+        """Write the dataset into the store; large sources override this to stream."""
+        write_dataset(out_path, self.build())
+
     def build(self) -> ExpressionData:
-        raise NotImplementedError
+        raise NotImplementedError(f"source {self.name!r} implements neither build() nor write()")

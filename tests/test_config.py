@@ -140,7 +140,25 @@ def test_load_reports_yaml_syntax_and_missing_file(tmp_path):
         load(tmp_path / "missing.yaml")
 
 
+def workdir_with_manual_files(tmp_path) -> Path:
+    """A working folder like a user's: the repo's config plus the files placed by hand."""
+    (tmp_path / "config").symlink_to(ROOT / "config")
+    flynn = tmp_path / "data" / "manual" / "combined_human_mouse_meta_v2.csv"
+    flynn.parent.mkdir(parents=True)
+    flynn.write_text("sample_acc,organism,data_type,metadata_sex\n")
+    return tmp_path
+
+
 @pytest.mark.parametrize("path", sorted((ROOT / "config").glob("*.yaml")), ids=lambda p: p.name)
-def test_shipped_configs_are_valid(path):
+def test_shipped_configs_are_valid(path, tmp_path, monkeypatch):
+    monkeypatch.chdir(workdir_with_manual_files(tmp_path))
     config = load(path)
     assert fit_jobs(config)
+
+
+def test_missing_manual_sex_labels_stop_the_config_naming_the_path():
+    config = base_config()
+    config["datasets"] = {"r": {"definition": "config/datasets/recount3_sra.yaml"}}
+    config["tasks"]["t"].update(dataset="r", label="sex")
+    err = error_for(config)
+    assert err.key == "tasks.t.label" and "data/manual/combined_human_mouse_meta_v2.csv" in str(err)

@@ -147,3 +147,15 @@ def test_second_fit_forgets_unless_warm_start():
                  .fit(X_second, y_second).decision_function(X_second))
     np.testing.assert_array_equal(fresh, refit)
     assert not np.allclose(fresh, continued)
+
+
+def test_task_classes_restrict_the_samples(tmp_path):
+    write_dataset(tmp_path / "d.h5", make_data(n_samples=30, labels=("a", "b", "c")))
+    config, _ = sim_config(tmp_path)
+    task = {**config["tasks"]["t"], "kind": "multiclass", "classes": ["a", "c"]}
+    with open_dataset(tmp_path / "d.h5") as reader:
+        manifest = build_manifest(reader, task)
+        assert manifest["classes"] == ["a", "c"] and len(manifest["rows"]) == 20
+        assert manifest["n_dropped_other_classes"] == 10
+        with pytest.raises(TaskError, match="'z' never occur"):
+            build_manifest(reader, {**task, "classes": ["a", "z"]})

@@ -69,8 +69,10 @@ def test_tiny_config_runs_end_to_end(tmp_path):
 
 @pytest.mark.parametrize("config", sorted((ROOT / "config").glob("*.yaml")), ids=lambda p: p.name)
 def test_dry_run_of_every_shipped_config(config, tmp_path):
-    result = snakemake("-n", "--configfile", str(config), "--directory", str(tmp_path), "--snakefile", str(ROOT / "Snakefile"),
-                       "--config", f"model_dir={ROOT / 'config' / 'models'}")
+    from test_config import workdir_with_manual_files
+
+    workdir = workdir_with_manual_files(tmp_path)
+    result = snakemake("-n", "--configfile", str(config), "--directory", str(workdir), "--snakefile", str(ROOT / "Snakefile"))
     assert "fit" in result.stdout
 
 
@@ -135,3 +137,9 @@ def test_failing_fit_is_retried_then_recorded_without_sinking_the_run(tmp_path):
     log = (tmp_path / "results" / "../logs/summarize.log").read_text()
     assert "2 failed fits" in log
     assert (tmp_path / "figures" / "learning_curves.png").exists()
+
+
+def test_a_user_config_replaces_the_default_instead_of_merging_into_it(tmp_path):
+    result = snakemake("-n", "--configfile", str(tiny_config(tmp_path)))  # run from the repo, default present
+    assert "sim_linear_nonlinear" not in result.stdout, "the default config's tasks leaked into a user config"
+    assert "task=sim," in result.stdout

@@ -180,6 +180,10 @@ def _check_task(name: str, task: dict, config: dict, file) -> None:
         raise ConfigError(file, f"{key}.label",
                           f"{task['label']!r} is not a label of dataset {task['dataset']!r}{_nearest(task['label'], labels)}",
                           sorted(labels))
+    try:
+        SOURCES.get(entry["source"])(files=entry["files"], **entry["params"]).require_label(task["label"])
+    except (ValueError, RuntimeError, OSError) as err:
+        raise ConfigError(file, f"{key}.label", str(err)) from None
     if task["pretraining"] and task["split"]["folds"] != 5:
         raise ConfigError(file, f"{key}.split.folds",
                           f"pretraining splits 40/40/20 over 5 folds, but folds is {task['split']['folds']}; set folds: 5")

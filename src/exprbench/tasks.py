@@ -10,6 +10,7 @@ import itertools
 import json
 
 import numpy as np
+import pandas as pd
 
 from .atomic import write_text
 from .store import DatasetReader
@@ -29,6 +30,13 @@ def build_manifest(reader: DatasetReader, task: dict, config_file="config") -> d
         raise TaskError(f"{key}.label: {label!r} is not a column of {reader.path} (allowed: {', '.join(labels)})")
     values = samples[label]
     present = values.notna().to_numpy()
+    if task.get("classes"):
+        observed = set(values[present].astype(str))
+        absent = sorted(set(task["classes"]) - observed)
+        if absent:
+            raise TaskError(f"{key}.classes: {', '.join(map(repr, absent))} never occur in {label!r} of "
+                            f"{reader.path} (values: {', '.join(sorted(observed))})")
+        present = present & values.astype(str).isin(task["classes"]).to_numpy()
     rows = np.flatnonzero(present)
     classes, counts = np.unique(values[present].astype(str).to_numpy(), return_counts=True)
 
@@ -61,7 +69,8 @@ def build_manifest(reader: DatasetReader, task: dict, config_file="config") -> d
         "class_counts": dict(zip(classes.tolist(), counts.tolist())),
         "pairs": pairs,
         "rows": rows.tolist(),
-        "n_dropped_missing_label": int((~present).sum()),
+        "n_dropped_missing_label": int(values.isna().sum()),
+        "n_dropped_other_classes": int((values.notna() & ~pd.Series(present)).sum()),
     }
 
 

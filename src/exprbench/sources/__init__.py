@@ -46,6 +46,10 @@ class DataSource:
         """Label columns a dataset with these params will have."""
         return cls.label_columns
 
+    def require_label(self, label: str) -> None:
+        """Raise if this dataset cannot provide ``label``, e.g. a manually placed
+        file is missing. Called when the config is checked, before any download."""
+
     def fetch(self, dest_dir: Path, **download_options) -> dict[str, Path]:
         """Download this dataset's files into ``dest_dir``; returns name -> path.
 

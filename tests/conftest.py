@@ -1,3 +1,5 @@
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -31,3 +33,22 @@ def separable_problem(n=120, n_features=40, n_classes=2, seed=0):
     X = rng.standard_normal((n, n_features)).astype(np.float32)
     X[np.arange(n), y] += 4.0
     return X, y
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory):
+    """A self-signed CA and server certificate for the local HTTPS test server."""
+    from http_server import make_tls_files
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl CLI not available to make a test certificate")
+    return make_tls_files(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def https_server(tls):
+    from http_server import FileServer
+
+    _, cert, key = tls
+    with FileServer(tls=(cert, key)) as running:
+        yield running

@@ -47,20 +47,6 @@ def server():
         yield running
 
 
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory):
-    if not shutil.which("openssl"):
-        pytest.skip("openssl CLI not available to make a test certificate")
-    return make_tls_files(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture
-def https_server(tls):
-    _, cert, key = tls
-    with FileServer(tls=(cert, key)) as running:
-        yield running
-
-
 def leftovers(dest):
     return [p.name for p in dest.parent.iterdir() if p.name.startswith(dest.name)]
 

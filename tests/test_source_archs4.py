@@ -56,13 +56,6 @@ def archs4_bytes(tmp_path, counts, samples=SAMPLES, gene_ids=GENE_IDS, drop=None
     return path.read_bytes()
 
 
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory):
-    if not shutil.which("openssl"):
-        pytest.skip("openssl CLI not available to make a test certificate")
-    return make_tls_files(tmp_path_factory.mktemp("tls"))
-
-
 @pytest.fixture
 def https(tls, monkeypatch):
     ca, cert, key = tls
@@ -173,7 +166,7 @@ def test_zero_count_samples_are_dropped(https, tmp_path):
 
 def test_missing_metadata_dataset_names_file_and_path(https, tmp_path):
     body = archs4_bytes(tmp_path, counts_matrix(), drop="meta/samples/singlecellprobability")
-    with pytest.raises(ArchsFormatError, match=r"human_gene_v2\.5\.h5 has no HDF5 dataset 'meta/samples/singlecellprobability'"):
+    with pytest.raises(ArchsFormatError, match=r"human_gene_v2\.5\.h5 has no HDF5 dataset '/meta/samples/singlecellprobability'"):
         build(https, tmp_path, body)
 
 

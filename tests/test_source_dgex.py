@@ -109,13 +109,6 @@ def geo_profiles(n_samples=12, seed=0):
     return matrix
 
 
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory):
-    if not shutil.which("openssl"):
-        pytest.skip("openssl CLI not available to make a test certificate")
-    return make_tls_files(tmp_path_factory.mktemp("tls"))
-
-
 @pytest.fixture
 def https(tls, monkeypatch):
     ca, cert, key = tls

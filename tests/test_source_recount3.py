@@ -27,13 +27,6 @@ def isolated(monkeypatch, tmp_path):
     monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
 
 
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory):
-    if not shutil.which("openssl"):
-        pytest.skip("openssl CLI not available to make a test certificate")
-    return make_tls_files(tmp_path_factory.mktemp("tls"))
-
-
 @pytest.fixture
 def release(tls):
     """An HTTPS server with the fake release on two mirrors."""

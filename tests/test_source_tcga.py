@@ -55,20 +55,6 @@ def isolated(monkeypatch, tmp_path):
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
 
 
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory):
-    if not shutil.which("openssl"):
-        pytest.skip("openssl CLI not available to make a test certificate")
-    return make_tls_files(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture
-def https_server(tls):
-    _, cert, key = tls
-    with FileServer(tls=(cert, key)) as running:
-        yield running
-
-
 @pytest.fixture
 def tiny_blocks(monkeypatch):
     """Blocks of two genes and two samples, so a handful of rows crosses block boundaries."""

@@ -286,7 +286,7 @@ def _draw_model_curve(ax, n_train: pd.Series, accuracy: pd.Series, colour, log_x
     # Accuracies live in [0, 1]; a band past either end would only mislead.
     lower, upper = np.clip(smooth.lower, 0, 1), np.clip(smooth.upper, 0, 1)
     ax.fill_between(curve_x, lower, upper, color=colour, alpha=0.2, linewidth=0, zorder=3)
-    ax.plot(curve_x, smooth.fit, color=colour, linewidth=1.8, zorder=4)
+    ax.plot(curve_x, np.clip(smooth.fit, 0, 1), color=colour, linewidth=1.8, zorder=4)
 
 
 def _add_legend(figure: Figure, models: Sequence[str], colours: dict[str, tuple]) -> None:

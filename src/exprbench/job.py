@@ -135,6 +135,8 @@ class _Problem:
         sets = self.sets()
         features = self.features(sets)
         train, val = sets["train"], sets["validation"]
+        if len(np.unique(self.y[val])) < 2:
+            job.log(f"{self.prefix}the validation fold holds a single class; balanced accuracy is that class's recall")
         best = self.tune(features["train"], train)
         subsets = nested_subsets(len(train), job.task["train_fractions"],
                                  make_rng(job.seed, job.task["name"], "fractions", job.fold, self.pair_name))

@@ -45,6 +45,7 @@ import pandas as pd
 from ..download import read_manifest
 from ..store import stream_dataset
 from . import DataSource
+from ._hdf5 import read_strings, require_dataset
 
 EXPRESSION_PATH = "data/expression"
 SAMPLE_META = "meta/samples"
@@ -305,15 +306,11 @@ class _GeneGroups:
 
 
 def _require(h5: h5py.File, name: str, path: Path):
-    if name not in h5:
-        raise ArchsFormatError(f"archs4: {path} has no HDF5 dataset '{name}'; is it an ARCHS4 v2 gene file?")
-    return h5[name]
+    return require_dataset(h5, name, path, ArchsFormatError, "is it an ARCHS4 v2 gene file?")
 
 
 def _strings(dataset) -> np.ndarray:
-    if dataset.dtype.kind in "SO" or h5py.check_string_dtype(dataset.dtype):
-        return np.array(dataset.asstr(errors="replace")[...], dtype=object)
-    return np.array([str(v) for v in dataset[...]], dtype=object)
+    return read_strings(dataset)
 
 
 def _info(h5, name: str) -> str | None:

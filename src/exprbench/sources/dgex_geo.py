@@ -54,6 +54,7 @@ from ..download import read_manifest
 from ..quantile import QuantileAccumulator, normalise_to_reference
 from ..store import stream_dataset
 from . import DataSource
+from ._hdf5 import read_strings, require_dataset
 
 MATRIX_PATH = "0/DATA/0/matrix"
 ROW_IDS_PATH = "0/META/ROW/id"
@@ -245,12 +246,8 @@ class DgexGeo(DataSource):
 
 
 def _require(h5: h5py.File, name: str, path: Path):
-    if name not in h5:
-        raise GctxFormatError(f"dgex_geo: {path} has no HDF5 dataset '/{name}'; is it a GCTX file?")
-    return h5[name]
+    return require_dataset(h5, name, path, GctxFormatError, "is it a GCTX file?")
 
 
 def _strings(dataset) -> np.ndarray:
-    if dataset.dtype.kind in "SO" or h5py.check_string_dtype(dataset.dtype):
-        return np.array([s.strip() for s in dataset.asstr(errors="replace")[...]], dtype=object)
-    return np.array([str(v) for v in dataset[...]], dtype=object)
+    return read_strings(dataset, strip=True)

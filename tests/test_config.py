@@ -1,6 +1,5 @@
 """Bad configs stop before any job, naming the file, the key and the allowed values."""
 
-import copy
 from pathlib import Path
 
 import pytest

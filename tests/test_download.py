@@ -2,7 +2,6 @@ import gzip
 import hashlib
 import json
 import random
-import shutil
 import zlib
 
 import pytest
@@ -10,7 +9,7 @@ import requests
 
 from exprbench import download as dl
 from exprbench.download import DownloadError, DownloadItem, download, download_many, read_manifest
-from http_server import FileServer, Route, make_tls_files
+from http_server import FileServer, Route
 
 FAST = dict(progress=False, backoff=0.01, retries=3, timeout=5)
 LOCAL = dict(FAST, allow_http=True)

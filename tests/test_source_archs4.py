@@ -1,6 +1,5 @@
 """ARCHS4 source: tiny HDF5 files in the ARCHS4 v2 gene layout, served over local HTTPS."""
 
-import shutil
 
 import h5py
 import numpy as np
@@ -9,7 +8,7 @@ import pytest
 
 from exprbench.sources.archs4 import Archs4, ArchsFormatError, read_sample_blocks, tissue_labels
 from exprbench.store import open_dataset
-from http_server import FileServer, Route, make_tls_files
+from http_server import FileServer, Route
 
 FAST = dict(progress=False, backoff=0.01, retries=1, timeout=5, use_cache=False)
 KEYWORDS = {"liver": ["liver", "hepatocyte"], "brain": ["brain", "prefrontal cortex"], "blood": ["whole blood"]}

@@ -1,6 +1,5 @@
 """D-GEX GEO source and the quantile helpers: tiny GCTX files served over local HTTPS."""
 
-import shutil
 
 import h5py
 import numpy as np
@@ -16,7 +15,7 @@ from exprbench.quantile import (
 )
 from exprbench.sources.dgex_geo import DgexGeo, GctxFormatError, near_duplicates
 from exprbench.store import open_dataset
-from http_server import FileServer, Route, make_tls_files
+from http_server import FileServer, Route
 
 FAST = dict(progress=False, backoff=0.01, retries=1, timeout=5, use_cache=False)
 

@@ -1,5 +1,4 @@
 import gzip
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,7 @@ from exprbench.sources import SOURCES
 from exprbench.sources import recount3
 from exprbench.sources.recount3 import PROJECT_LIST_PATH, Recount3Error, Recount3SRA
 from exprbench.store import open_dataset
-from http_server import FileServer, Route, make_tls_files
+from http_server import FileServer, Route
 
 REPO = Path(__file__).resolve().parents[1]
 ANNOTATION_PATH = "human/annotations/gene_sums/human.gene_sums.G026.gtf.gz"

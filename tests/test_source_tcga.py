@@ -3,7 +3,6 @@
 import gzip
 import hashlib
 import io
-import shutil
 import tarfile
 import zipfile
 
@@ -15,7 +14,7 @@ from exprbench.download import DownloadError
 from exprbench.sources import SOURCES
 from exprbench.sources.tcga_xena import TcgaXena
 from exprbench.store import open_dataset
-from http_server import FileServer, Route, make_tls_files
+from http_server import Route
 
 XENA_MATRIX_NAME = "EB++AdjustPANCAN_IlluminaHiSeq_RNASeqV2.geneExp.xena.gz"
 CLINICAL_NAME = "Survival_SupplementalTable_S1_20171025_xena_sp"
@@ -121,7 +120,7 @@ def test_xena_keeps_primary_tumours_with_labels_donors_and_sites(https_server, t
     source = xena_source(https_server, matrix, clinical_text().encode())
 
     with fetch_and_write(source, tmp_path, tls) as dataset:
-        samples, genes, provenance = dataset.samples, dataset.genes, dataset.provenance
+        samples, provenance = dataset.samples, dataset.provenance
         values = dataset.read_expression()
 
     assert list(samples["sample_id"]) == KEPT

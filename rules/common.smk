@@ -28,7 +28,8 @@ FIT_ATTEMPTS = CFG["fit_retries"] + 1
 # On a workstation, GPU jobs may not outnumber the GPUs here, unless --resources says otherwise.
 LOCAL_GPUS = local_gpu_count()
 GPUS_PER_FIT = gpus_per_fit(CFG["gpus_per_fit"], CFG["device"], LOCAL_GPUS)
-if workflow.local_exec and "gpu" not in workflow.global_resources:
+# A cluster run sets nodes (--jobs); the executor plugin itself is attached only after parsing.
+if workflow.resource_settings.nodes is None and "gpu" not in workflow.global_resources:
     workflow.register_resource("gpu", LOCAL_GPUS)
 CPUS_PER_GPU = {"cpus_per_gpu": CFG["threads_per_job"]} if GPUS_PER_FIT else {}
 

@@ -143,3 +143,11 @@ def test_a_user_config_replaces_the_default_instead_of_merging_into_it(tmp_path)
     result = snakemake("-n", "--configfile", str(tiny_config(tmp_path)))  # run from the repo, default present
     assert "sim_linear_nonlinear" not in result.stdout, "the default config's tasks leaked into a user config"
     assert "task=sim," in result.stdout
+
+
+def test_local_runs_cap_gpu_jobs_at_the_local_gpu_count(tmp_path):
+    """No GPU here: even a config asking for GPU fits must not schedule GPU jobs."""
+    result = snakemake("-n", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
+                       "--configfile", str(tiny_config(tmp_path)), "--config", "gpus_per_fit=1", "--cores", "2")
+    fits = [line for line in result.stdout.splitlines() if "fit_attempt=" in line]
+    assert fits and all("gpu=0" in line for line in fits)

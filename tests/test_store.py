@@ -104,3 +104,12 @@ def test_stream_without_finish_leaves_no_file(tmp_path, small_data):
     with pytest.raises(StoreError, match="gene columns"):
         with stream_dataset(tmp_path / "s.h5", small_data.genes) as stream:
             stream.append(np.zeros((2, 3)))
+
+
+def test_auxiliary_arrays_round_trip(tmp_path, small_data):
+    small_data.arrays = {"reference_quantiles": np.linspace(0, 1, 12)}
+    write_dataset(tmp_path / "d.h5", small_data)
+    with open_dataset(tmp_path / "d.h5") as reader:
+        np.testing.assert_allclose(reader.array("reference_quantiles"), np.linspace(0, 1, 12))
+        with pytest.raises(StoreError, match="no stored array 'other'"):
+            reader.array("other")

@@ -6,6 +6,7 @@ Layout of one file (one dataset):
     /samples/<column>    UTF-8 strings, one dataset per column; "" means missing
     /genes/gene_id       UTF-8 strings
     /genes/symbol        UTF-8 strings
+    /arrays/<name>       optional numeric arrays that belong with the data (e.g. reference quantiles)
     attributes on /      format_version, source, source_version, preprocessing (JSON),
                          exprbench_version, sample_columns (JSON list)
 
@@ -44,6 +45,7 @@ class ExpressionData:
     samples: pd.DataFrame
     genes: pd.DataFrame
     provenance: dict = field(default_factory=dict)
+    arrays: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self.expression = np.asarray(self.expression, dtype=np.float32)
@@ -105,6 +107,10 @@ class DatasetStream:
         self._matrix[start:, :] = block
         self.n_samples += block.shape[0]
 
+    def add_array(self, name: str, values) -> None:
+        """Store a numeric array that belongs with the data, read back with ``DatasetReader.array``."""
+        self._h5.require_group("arrays").create_dataset(name, data=np.asarray(values))
+
     def finish(self, samples: pd.DataFrame, provenance: dict) -> None:
         """Write the tables and provenance; checks they match the matrix."""
         ExpressionData.check_tables(samples, self.genes, (self.n_samples, len(self.genes)))
@@ -143,6 +149,8 @@ def write_dataset(path: str | Path, data: ExpressionData) -> None:
     """Write an in-memory dataset to ``path`` atomically."""
     with stream_dataset(path, data.genes, expected_samples=data.expression.shape[0]) as stream:
         stream.append(data.expression)
+        for name, values in data.arrays.items():
+            stream.add_array(name, values)
         stream.finish(data.samples, data.provenance)
 
 
@@ -198,6 +206,14 @@ class DatasetReader:
             "exprbench_version": attrs["exprbench_version"],
             **json.loads(attrs.get("extra", "{}")),
         }
+
+    def array_names(self) -> list[str]:
+        return sorted(self._h5["arrays"]) if "arrays" in self._h5 else []
+
+    def array(self, name: str) -> np.ndarray:
+        if name not in self.array_names():
+            raise StoreError(f"{self.path}: no stored array {name!r} (has: {', '.join(self.array_names()) or 'none'})")
+        return self._h5["arrays"][name][...]
 
     def read_expression(self, rows=None) -> np.ndarray:
         """Return the float32 matrix for the given sample rows (all rows when None).

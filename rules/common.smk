@@ -6,6 +6,7 @@ from snakemake.exceptions import WorkflowError
 
 from exprbench import config as exprbench_config
 from exprbench.devices import gpus_per_fit, local_gpu_count
+from exprbench.sources import SOURCES
 
 CONFIG_FILE = workflow.configfiles[-1] if workflow.configfiles else "config"
 
@@ -57,8 +58,13 @@ def dataset_downloads(wildcards):
     return []
 
 
+def dataset_required_inputs(wildcards):
+    entry = CFG["datasets"][wildcards.dataset]
+    return SOURCES.get(entry["source"])(files=entry["files"], **entry["params"]).required_inputs()
+
+
 def downloads_option(wildcards, input):
-    return f"--downloads {input[0]}" if input else ""
+    return f"--downloads {input.downloads[0]}" if input.downloads else ""
 
 
 def download_options(wildcards, output):

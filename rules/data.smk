@@ -17,7 +17,8 @@ rule download_dataset:
 
 rule prepare_dataset:
     input:
-        dataset_downloads,
+        downloads=dataset_downloads,
+        required=dataset_required_inputs,
     output:
         f"{DATA_DIR}/{{dataset}}.h5",
     params:

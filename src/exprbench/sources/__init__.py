@@ -46,6 +46,11 @@ class DataSource:
         """Label columns a dataset with these params will have."""
         return cls.label_columns
 
+    def required_inputs(self) -> list[str]:
+        """Files besides its downloads that preparing this dataset reads, e.g. another
+        dataset's store; the workflow prepares those first."""
+        return []
+
     def require_label(self, label: str) -> None:
         """Raise if this dataset cannot provide ``label``, e.g. a manually placed
         file is missing. Called when the config is checked, before any download."""

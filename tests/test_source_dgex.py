@@ -153,6 +153,9 @@ def test_gctx_to_store_deduplicates_averages_probes_and_normalises(https, tmp_pa
         assert reader.genes["gene_id"].tolist() == LANDMARK_IDS + ["ENSG00000000003", "ENSG00000204209"]
         assert reader.genes["symbol"].tolist() == ["UBE2C", "RBKS", "TSPAN6", "DAXX"]
         np.testing.assert_allclose(reader.read_expression(), expected, rtol=1e-6)
+        # The reference the RNA-seq datasets are mapped onto: one value per quantile rank.
+        np.testing.assert_allclose(reader.array("reference_quantiles"),
+                                   reference_quantiles(gene_average(matrix[kept])), rtol=1e-6)
         provenance = reader.provenance
     assert provenance["source"] == "dgex_geo"
     assert provenance["landmark_genes"] == LANDMARK_IDS

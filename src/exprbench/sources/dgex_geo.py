@@ -34,11 +34,13 @@ provenance (``landmark_genes``) and the landmarks are the first
 ``n_landmarks`` genes. GEO records no study or donor in this file, so ``study``
 and ``donor`` are the sample id. The dataset has no class labels.
 
-GTEx and 1000 Genomes RPKM go onto the GEO quantiles with
-:func:`exprbench.quantile.map_to_reference_quantiles`, given the reference from
-:class:`exprbench.quantile.QuantileAccumulator` over the same kept, gene-averaged
-GEO profiles (step 4); only its range is recorded in provenance, since a vector
-of one value per gene does not fit an HDF5 attribute.
+The reference quantiles of step 4 (the mean sorted profile, one value per
+quantile rank, ascending) are stored with the data as the array
+``reference_quantiles`` (``DatasetReader.array``). The ``dgex_rnaseq`` source
+maps GTEx and 1000 Genomes RPKM onto them with
+:func:`exprbench.quantile.map_to_reference_quantiles` and aligns its genes to
+this store's gene order (the genes table: landmarks in ``map_lm.txt`` order,
+then targets in ``map_tg.txt`` order).
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ from ._hdf5 import read_strings, require_dataset
 MATRIX_PATH = "0/DATA/0/matrix"
 ROW_IDS_PATH = "0/META/ROW/id"
 COL_IDS_PATH = "0/META/COL/id"
+#: Name of the stored array of GEO reference quantiles (one value per quantile rank).
+REFERENCE_ARRAY = "reference_quantiles"
 
 
 class GctxFormatError(ValueError):
@@ -165,6 +169,7 @@ class DgexGeo(DataSource):
             with stream_dataset(out_path, genes, expected_samples=len(rows)) as stream:
                 for _, values in read_row_blocks(matrix, rows, self._block):
                     stream.append(normalise_to_reference(values @ averaging, reference))
+                stream.add_array(REFERENCE_ARRAY, reference)
                 ids = sample_ids[rows]
                 samples = pd.DataFrame({"sample_id": ids, "study": ids, "donor": ids})
                 stream.finish(samples, self._provenance(path, landmarks, targets, reference, counts))
@@ -238,8 +243,11 @@ class DgexGeo(DataSource):
             "n_targets": len(targets),
             "landmark_note": ("the genes table has only gene_id and symbol: landmarks are the first "
                               "n_landmarks genes and are listed in landmark_genes"),
-            # The full vector (one value per gene) is too large for an HDF5 attribute.
+            "reference_quantiles": (f"stored as the array {REFERENCE_ARRAY!r}: {len(reference)} values, "
+                                    "one per quantile rank, ascending"),
             "reference_quantile_range": [float(reference[0]), float(reference[-1])],
+            "gene_order": ("landmarks in map_lm.txt order, then targets in map_tg.txt order; "
+                           "the genes table lists them"),
             "params": dict(p),
             **counts,
         }

@@ -58,6 +58,15 @@ def dataset_downloads(wildcards):
     return []
 
 
+def dataset_labels(wildcards):
+    return " ".join(f"'{label}'" for label in exprbench_config.labels_used(CFG, wildcards.dataset))
+
+
+def dataset_urls(wildcards):
+    files = CFG["datasets"][wildcards.dataset]["files"]
+    return "; ".join(f"{name}: {spec['urls'][0]}" for name, spec in sorted(files.items()))
+
+
 def dataset_required_inputs(wildcards):
     entry = CFG["datasets"][wildcards.dataset]
     return SOURCES.get(entry["source"])(files=entry["files"], **entry["params"]).required_inputs()

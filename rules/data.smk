@@ -1,9 +1,13 @@
 rule download_dataset:
     output:
         f"{DOWNLOAD_DIR}/{{dataset}}/downloaded.json",
+    message:
+        "Download and verify dataset {wildcards.dataset}: {params.urls}"
     params:
         spec=dataset_spec,
         options=download_options,
+        urls=dataset_urls,
+        labels=dataset_labels,
     resources:
         mem_mb=1000,
         runtime=scaled("prepare", "runtime"),
@@ -12,7 +16,8 @@ rule download_dataset:
     conda:
         "../envs/exprbench.yaml"
     shell:
-        "exprbench download --spec {params.spec:q} {params.options} --out {output} 2> {log}"
+        "exprbench download --spec {params.spec:q} {params.options} --require-labels {params.labels} "
+        "--out {output} 2> {log}"
 
 
 rule prepare_dataset:
@@ -24,6 +29,7 @@ rule prepare_dataset:
     params:
         spec=dataset_spec,
         downloads=downloads_option,
+        labels=dataset_labels,
     resources:
         mem_mb=scaled("prepare", "mem_mb"),
         runtime=scaled("prepare", "runtime"),
@@ -32,7 +38,8 @@ rule prepare_dataset:
     conda:
         "../envs/exprbench.yaml"
     shell:
-        "exprbench prepare --spec {params.spec:q} {params.downloads} --out {output} 2> {log}"
+        "exprbench prepare --spec {params.spec:q} {params.downloads} --require-labels {params.labels} "
+        "--out {output} 2> {log}"
 
 
 rule task_manifest:

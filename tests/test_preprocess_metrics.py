@@ -36,3 +36,11 @@ def test_balanced_accuracy_matches_paper_example():
 
 def test_majority_baseline():
     assert majority_baseline([1, 1, 0], [0, 1, 1, 2]) == pytest.approx(1 / 3)
+
+
+def test_log2_is_applied_before_selection_and_scaling():
+    X = np.array([[0, 1], [3, 7], [15, 1]], dtype=np.float32)
+    prep = GenePreprocessor(log2=True, scaling="none").fit(X)
+    np.testing.assert_allclose(prep.transform(X), np.log2(X + 1))
+    with pytest.raises(ValueError, match="log2 needs non-negative"):
+        GenePreprocessor(log2=True).fit(-X)

@@ -13,6 +13,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+SHIPPED_CONFIGS = sorted([*(ROOT / "config").glob("*.yaml"), *(ROOT / "config" / "experiments").glob("*.yaml")])
 SUMMARY_COLUMNS = ["task", "dataset", "model", "signal_removal", "seed", "fold", "train_fraction",
                    "n_train", "n_val", "accuracy", "balanced_accuracy"]
 
@@ -67,13 +68,31 @@ def test_tiny_config_runs_end_to_end(tmp_path):
     pd.testing.assert_frame_equal(first, again)
 
 
-@pytest.mark.parametrize("config", sorted((ROOT / "config").glob("*.yaml")), ids=lambda p: p.name)
+@pytest.mark.parametrize("config", SHIPPED_CONFIGS, ids=lambda p: p.relative_to(ROOT / "config").as_posix())
 def test_dry_run_of_every_shipped_config(config, tmp_path):
-    from test_config import workdir_with_manual_files
-
-    workdir = workdir_with_manual_files(tmp_path)
-    result = snakemake("-n", "--configfile", str(config), "--directory", str(workdir), "--snakefile", str(ROOT / "Snakefile"))
+    """Works without any data, and names every download it would do."""
+    (tmp_path / "config").symlink_to(ROOT / "config")
+    result = snakemake("-n", "--configfile", str(config), "--directory", str(tmp_path), "--snakefile", str(ROOT / "Snakefile"))
     assert "fit" in result.stdout
+    for dataset in yaml.safe_load(config.read_text())["datasets"].values():
+        if "definition" in dataset:
+            first_url = next(iter(yaml.safe_load((ROOT / dataset["definition"]).read_text())["files"].values()))["urls"][0]
+            assert first_url in result.stdout
+
+
+def test_missing_manual_labels_stop_the_first_job_before_any_download(tmp_path):
+    (tmp_path / "config").symlink_to(ROOT / "config")
+    config = tmp_path / "sex.yaml"
+    config.write_text(yaml.safe_dump({
+        "datasets": {"recount3": {"definition": "config/datasets/recount3_sra.yaml"}},
+        "tasks": {"sex": {"dataset": "recount3", "label": "sex", "kind": "binary"}},
+    }))
+    result = snakemake("--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
+                       "--configfile", str(config), "--cores", "1", check=False)
+    assert result.returncode != 0
+    log = (tmp_path / "logs" / "download" / "recount3.log").read_text()
+    assert "data/manual/combined_human_mouse_meta_v2.csv" in log and "figshare" in log
+    assert not list((tmp_path / "downloads").rglob("*.gz")), "nothing may be downloaded first"
 
 
 def test_lint_is_clean():

@@ -11,10 +11,14 @@ from pathlib import Path
 from .atomic import write_table
 
 
-def _source(spec: dict):
+def _source(spec: dict, required_labels=()):
+    """The dataset's source, after checking it can provide every label its tasks use."""
     from .sources import SOURCES
 
-    return SOURCES.get(spec["source"])(files=spec.get("files"), **spec.get("params", {}))
+    source = SOURCES.get(spec["source"])(files=spec.get("files"), **spec.get("params", {}))
+    for label in required_labels:
+        source.require_label(label)
+    return source
 
 
 def _download(args) -> None:
@@ -22,7 +26,7 @@ def _download(args) -> None:
     from .download import read_manifest
 
     spec = json.loads(args.spec)
-    paths = _source(spec).fetch(args.dest_dir, max_workers=args.max_workers, cache_dir=args.cache_dir)
+    paths = _source(spec, args.require_labels).fetch(args.dest_dir, max_workers=args.max_workers, cache_dir=args.cache_dir)
     manifest = read_manifest(args.dest_dir)
     record = {name: {"path": str(path), **manifest.get(Path(path).name, {})} for name, path in paths.items()}
     write_text(args.out, json.dumps(record, indent=1, sort_keys=True) + "\n")
@@ -36,7 +40,7 @@ def _prepare(args) -> None:
     downloads = {}
     if args.downloads:
         downloads = {name: Path(entry["path"]) for name, entry in json.loads(args.downloads.read_text()).items()}
-    _source(spec).write(args.out, downloads)
+    _source(spec, args.require_labels).write(args.out, downloads)
     with open_dataset(args.out) as reader:
         n, g = reader.shape
     print(f"{args.out}: {n} samples x {g} genes from source {spec['source']}", file=sys.stderr)
@@ -131,12 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-workers", type=int, default=4)
     p.add_argument("--cache-dir", type=Path)
     p.add_argument("--out", required=True, type=Path, help="record of the verified files")
+    p.add_argument("--require-labels", nargs="*", default=[], help="labels the tasks need from this dataset")
     p.set_defaults(func=_download)
 
     p = commands.add_parser("prepare", help="build one dataset into the HDF5 store")
     p.add_argument("--spec", required=True, help="dataset entry as JSON: {source, params, files}")
     p.add_argument("--downloads", type=Path, help="record written by `exprbench download`")
     p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--require-labels", nargs="*", default=[], help="labels the tasks need from this dataset")
     p.set_defaults(func=_prepare)
 
     p = commands.add_parser("manifest", help="fit a task's label encoding and check its labels")

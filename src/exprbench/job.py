@@ -99,7 +99,7 @@ class _Problem:
         """Per-set feature matrices, moved to the device once for all fits."""
         settings = self.job.task["preprocessing"]
         training_side = np.concatenate([sets[name] for name in sets if name != "validation"])
-        preprocessor = GenePreprocessor(top_genes=settings["top_genes"], scaling=settings["scaling"])
+        preprocessor = GenePreprocessor(top_genes=settings["top_genes"], scaling=settings["scaling"], log2=settings["log2"])
         preprocessor.fit(self.X[training_side] if settings["fit_on"] == "train" else self.X)
         device = resolve_device(self.job.device)
         features = {}

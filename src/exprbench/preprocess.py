@@ -1,4 +1,4 @@
-"""Per-gene feature preparation: top-k variable genes and scaling.
+"""Per-gene feature preparation: optional log2(x + 1), top-k variable genes and scaling.
 
 Fitted on the training samples only by default; the paper fitted both on the
 whole compendium, which leaks validation statistics, and is kept as an option.
@@ -13,12 +13,22 @@ SCALINGS = ("standard", "minmax", "none")
 
 
 class GenePreprocessor(TransformerMixin, BaseEstimator):
-    def __init__(self, top_genes: int | None = None, scaling: str = "standard"):
+    def __init__(self, top_genes: int | None = None, scaling: str = "standard", log2: bool = False):
         self.top_genes = top_genes
         self.scaling = scaling
+        self.log2 = log2
+
+    def _logged(self, X) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float32)
+        if not self.log2:
+            return X
+        if X.size and X.min() < 0:
+            raise ValueError("preprocessing.log2 needs non-negative values (e.g. TPM); these data are already "
+                             "on a log or centred scale: set log2: false")
+        return np.log2(X + 1)
 
     def fit(self, X, y=None):
-        X = np.asarray(X, dtype=np.float32)
+        X = self._logged(X)
         if self.scaling not in SCALINGS:
             raise ValueError(f"scaling {self.scaling!r} is not one of {SCALINGS}")
         n_genes = X.shape[1]
@@ -43,5 +53,5 @@ class GenePreprocessor(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
-        X = np.asarray(X, dtype=np.float32)
+        X = self._logged(X)
         return ((X[:, self.genes_] - self.offset_) / self.scale_).astype(np.float32)

@@ -4,7 +4,7 @@ Layout of one file (one dataset):
 
     /expression          float32 [n_samples, n_genes], chunked by sample rows, gzip
     /samples/<column>    UTF-8 strings, one dataset per column; "" means missing
-    /genes/gene_id       UTF-8 strings
+    /genes/gene_id       UTF-8 strings; Ensembl ids lose their version (see genes.py)
     /genes/symbol        UTF-8 strings
     /arrays/<name>       optional numeric arrays that belong with the data (e.g. reference quantiles)
     attributes on /      format_version, source, source_version, preprocessing (JSON),
@@ -27,6 +27,7 @@ import pandas as pd
 
 from . import __version__
 from .atomic import atomic_path
+from .genes import unversioned
 
 FORMAT_VERSION = 1
 REQUIRED_SAMPLE_COLUMNS = ("sample_id", "study", "donor")
@@ -87,7 +88,8 @@ class DatasetStream:
 
     def __init__(self, h5: h5py.File, genes: pd.DataFrame, expected_samples: int | None):
         self._h5 = h5
-        self.genes = genes.reset_index(drop=True)
+        self.genes = genes.reset_index(drop=True).copy()
+        self.genes["gene_id"] = unversioned(self.genes["gene_id"])
         n_genes = len(self.genes)
         rows_hint = expected_samples or _TARGET_CHUNK_BYTES // (4 * max(n_genes, 1))
         self._matrix = h5.create_dataset(

@@ -53,7 +53,7 @@ class DataSource:
 
     def require_label(self, label: str) -> None:
         """Raise if this dataset cannot provide ``label``, e.g. a manually placed
-        file is missing. Called when the config is checked, before any download."""
+        file is missing. Called by the dataset's first job, before any download."""
 
     def fetch(self, dest_dir: Path, **download_options) -> dict[str, Path]:
         """Download this dataset's files into ``dest_dir``; returns name -> path.

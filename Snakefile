@@ -26,4 +26,6 @@ rule all:
 
 
 onsuccess:
+    for line in dropped_samples_report(f"{RESULTS_DIR}/tasks/{task}.json" for task in CFG["tasks"]):
+        print(line)
     print(f"\nResults table: {SUMMARY}\nFigures: {FIGURES_DIR}/ ({', '.join(FIGURES)})")

@@ -7,6 +7,7 @@ from snakemake.exceptions import WorkflowError
 from exprbench import config as exprbench_config
 from exprbench.devices import gpus_per_fit, local_gpu_count
 from exprbench.sources import SOURCES
+from exprbench.tasks import dropped_samples_report
 
 CONFIG_FILE = workflow.configfiles[-1] if workflow.configfiles else "config"
 

@@ -159,3 +159,15 @@ def test_task_classes_restrict_the_samples(tmp_path):
         assert manifest["n_dropped_other_classes"] == 10
         with pytest.raises(TaskError, match="'z' never occur"):
             build_manifest(reader, {**task, "classes": ["a", "z"]})
+
+
+def test_dropped_samples_are_reported_per_task(small_data, tmp_path):
+    from exprbench.tasks import dropped_samples_report, write_manifest
+
+    small_data.samples.loc[[1, 2], "label"] = None
+    write_dataset(tmp_path / "d.h5", small_data)
+    config, _ = sim_config(tmp_path)
+    with open_dataset(tmp_path / "d.h5") as reader:
+        write_manifest(tmp_path / "t.json", build_manifest(reader, config["tasks"]["t"]))
+    assert dropped_samples_report([tmp_path / "t.json", tmp_path / "missing.json"]) == [
+        "t: 2 samples without a 'label' label were left out"]

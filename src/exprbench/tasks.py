@@ -81,3 +81,17 @@ def write_manifest(path, manifest: dict) -> None:
 def read_manifest(path) -> dict:
     with open(path) as handle:
         return json.load(handle)
+
+
+def dropped_samples_report(manifest_paths) -> list[str]:
+    """One line per task that left samples out for a missing label."""
+    lines = []
+    for path in manifest_paths:
+        try:
+            manifest = read_manifest(path)
+        except OSError:
+            continue
+        if manifest["n_dropped_missing_label"]:
+            lines.append(f"{manifest['task']}: {manifest['n_dropped_missing_label']} samples without a "
+                         f"{manifest['label']!r} label were left out")
+    return lines

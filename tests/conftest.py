@@ -52,3 +52,14 @@ def https_server(tls):
     _, cert, key = tls
     with FileServer(tls=(cert, key)) as running:
         yield running
+
+
+@pytest.fixture
+def https(tls, monkeypatch):
+    """An HTTPS test server whose CA the downloader trusts through REQUESTS_CA_BUNDLE."""
+    from http_server import FileServer
+
+    ca, cert, key = tls
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca))
+    with FileServer(tls=(cert, key)) as server:
+        yield server

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
+
+from test_workflow import tiny_config
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -30,19 +31,6 @@ RUN_TIMEOUT_S = 600
 # and figures are local rules and never go to Slurm.
 SUBMITTED_JOBS = 1 + 1 + 8
 SUMMARY_ROWS = 2 * 2 * 2 * 2  # models x signal removals x folds x training fractions
-
-
-def tiny_config(tmp_path) -> Path:
-    config = {
-        "model_dir": str(ROOT / "config" / "models"),
-        "datasets": {"sim": {"source": "simulated", "params": {"n_samples": 60, "n_linear": 10, "n_nonlinear": 10}}},
-        "defaults": {"split": {"folds": 2}, "train_fractions": [0.5, 1.0], "tuning": {"n_trials": 1, "inner_folds": 2},
-                     "models": ["logistic_regression", "mlp3"], "seeds": [0], "signal_removal": ["none", "limma"]},
-        "tasks": {"sim": {"dataset": "sim", "label": "label", "kind": "binary"}},
-    }
-    path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
 
 
 def snakemake_env() -> dict:

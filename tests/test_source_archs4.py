@@ -8,7 +8,7 @@ import pytest
 
 from exprbench.sources.archs4 import Archs4, ArchsFormatError, read_sample_blocks, tissue_labels
 from exprbench.store import open_dataset
-from http_server import FileServer, Route
+from http_server import Route
 
 FAST = dict(progress=False, backoff=0.01, retries=1, timeout=5, use_cache=False)
 KEYWORDS = {"liver": ["liver", "hepatocyte"], "brain": ["brain", "prefrontal cortex"], "blood": ["whole blood"]}
@@ -53,14 +53,6 @@ def archs4_bytes(tmp_path, counts, samples=SAMPLES, gene_ids=GENE_IDS, drop=None
         if drop:
             del h5[drop]
     return path.read_bytes()
-
-
-@pytest.fixture
-def https(tls, monkeypatch):
-    ca, cert, key = tls
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca))
-    with FileServer(tls=(cert, key)) as server:
-        yield server
 
 
 def build(server, tmp_path, body: bytes, **params):

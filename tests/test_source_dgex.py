@@ -15,7 +15,7 @@ from exprbench.quantile import (
 )
 from exprbench.sources.dgex_geo import DgexGeo, GctxFormatError, near_duplicates
 from exprbench.store import open_dataset
-from http_server import FileServer, Route
+from http_server import Route
 
 FAST = dict(progress=False, backoff=0.01, retries=1, timeout=5, use_cache=False)
 
@@ -106,14 +106,6 @@ def geo_profiles(n_samples=12, seed=0):
     matrix = rng.normal(8.0, 2.0, size=(n_samples, len(PROBES)))
     matrix[5] = matrix[2] + 0.01  # a near-duplicate of sample 2
     return matrix
-
-
-@pytest.fixture
-def https(tls, monkeypatch):
-    ca, cert, key = tls
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca))
-    with FileServer(tls=(cert, key)) as server:
-        yield server
 
 
 def serve_dataset(server, tmp_path, gctx: bytes) -> dict:

@@ -12,7 +12,7 @@ from exprbench.quantile import map_to_reference_quantiles
 from exprbench.sources.dgex_geo import DgexGeo
 from exprbench.sources.dgex_rnaseq import DgexRnaseq, RnaseqFormatError
 from exprbench.store import ExpressionData, open_dataset, write_dataset
-from http_server import FileServer, Route
+from http_server import Route
 
 FAST = dict(progress=False, backoff=0.01, retries=1, timeout=5, use_cache=False)
 
@@ -73,14 +73,6 @@ def gd462_gz(values, gene_ids=RNASEQ_GENE_IDS) -> bytes:
     for j, sample in enumerate(GEUVADIS_SAMPLES[:values.shape[0]]):
         table[sample] = values[j]
     return gzip.compress(table.to_csv(sep="\t", index=False).encode())
-
-
-@pytest.fixture
-def https(tls, monkeypatch):
-    ca, cert, key = tls
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca))
-    with FileServer(tls=(cert, key)) as server:
-        yield server
 
 
 FILENAMES = {"gtex": "GTEx_RNASeq_RPKM_n2921x55993.gctx",

@@ -8,6 +8,14 @@ import h5py
 import numpy as np
 
 
+def open_hdf5(path: Path, error: type[Exception], what: str, **options) -> h5py.File:
+    """Open ``path`` read-only, or raise ``error`` saying it is not a readable ``what`` file."""
+    try:
+        return h5py.File(path, "r", **options)
+    except OSError as err:
+        raise error(f"{path} is not a readable {what} file ({err})") from err
+
+
 def require_dataset(h5: h5py.File, name: str, path: Path, error: type[Exception], hint: str):
     """The dataset at ``name``, or ``error`` naming the file, the path and ``hint``."""
     if name not in h5:

@@ -45,7 +45,7 @@ import pandas as pd
 from ..download import read_manifest
 from ..store import stream_dataset
 from . import DataSource
-from ._hdf5 import read_strings, require_dataset
+from ._hdf5 import open_hdf5, read_strings, require_dataset
 
 EXPRESSION_PATH = "data/expression"
 SAMPLE_META = "meta/samples"
@@ -158,11 +158,7 @@ class Archs4(DataSource):
         if "expression" not in downloads:
             raise ArchsFormatError("archs4: the dataset needs a file named 'expression' (the ARCHS4 gene HDF5)")
         path = Path(downloads["expression"])
-        try:
-            h5 = h5py.File(path, "r", rdcc_nbytes=256 << 20)
-        except OSError as err:
-            raise ArchsFormatError(f"archs4: {path} is not a readable HDF5 file ({err})") from err
-        with h5:
+        with open_hdf5(path, ArchsFormatError, "HDF5", rdcc_nbytes=256 << 20) as h5:
             expression = _require(h5, EXPRESSION_PATH, path)
             genes, gene_groups = self._genes(h5, path)
             if expression.shape[0] != len(gene_groups.inverse):

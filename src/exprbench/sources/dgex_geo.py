@@ -56,7 +56,7 @@ from ..download import read_manifest
 from ..quantile import QuantileAccumulator, normalise_to_reference
 from ..store import stream_dataset
 from . import DataSource
-from ._hdf5 import read_strings, require_dataset
+from ._hdf5 import open_hdf5, read_strings, require_dataset
 
 MATRIX_PATH = "0/DATA/0/matrix"
 ROW_IDS_PATH = "0/META/ROW/id"
@@ -150,11 +150,7 @@ class DgexGeo(DataSource):
         if gene_map["gene_id"].duplicated().any():
             repeated = sorted(gene_map["gene_id"][gene_map["gene_id"].duplicated()].unique())[:5]
             raise GctxFormatError(f"dgex_geo: genes {repeated} appear more than once in the landmark/target maps")
-        try:
-            h5 = h5py.File(path, "r", rdcc_nbytes=256 << 20)
-        except OSError as err:
-            raise GctxFormatError(f"dgex_geo: {path} is not a readable GCTX/HDF5 file ({err})") from err
-        with h5:
+        with open_hdf5(path, GctxFormatError, "GCTX/HDF5", rdcc_nbytes=256 << 20) as h5:
             matrix = _require(h5, MATRIX_PATH, path)
             probe_ids = _strings(_require(h5, ROW_IDS_PATH, path))
             sample_ids = _strings(_require(h5, COL_IDS_PATH, path))

@@ -43,7 +43,6 @@ import gzip
 import zlib
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pandas as pd
 
@@ -51,7 +50,7 @@ from ..download import read_manifest
 from ..quantile import map_to_reference_quantiles
 from ..store import StoreError, open_dataset, stream_dataset
 from . import DataSource
-from ._hdf5 import read_strings, require_dataset
+from ._hdf5 import open_hdf5, read_strings, require_dataset
 from .dgex_geo import COL_IDS_PATH, MATRIX_PATH, REFERENCE_ARRAY, ROW_IDS_PATH, read_gene_map
 
 PLATFORMS = ("gtex", "1000g")
@@ -104,10 +103,7 @@ class GtexGctx:
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        try:
-            self._h5 = h5py.File(self.path, "r")
-        except OSError as err:
-            raise RnaseqFormatError(f"dgex_rnaseq: {self.path} is not a readable GCTX/HDF5 file ({err})") from err
+        self._h5 = open_hdf5(self.path, RnaseqFormatError, "GCTX/HDF5")
         try:
             self._matrix = self._require(MATRIX_PATH)
             self.gene_ids = read_strings(self._require(ROW_IDS_PATH), strip=True)

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from exprbench.cli import main as cli_main
 from exprbench.figures import (
     REQUIRED_COLUMNS,
     SummaryFormatError,
-    main,
     make_figures,
     model_colours,
     model_display_name,
@@ -260,7 +260,7 @@ def test_plot_functions_check_columns_too(tmp_path):
 def test_command_line_reports_a_bad_summary_without_a_traceback(tmp_path, capsys):
     summary_path = tmp_path / "summary.tsv"
     write_summary(pd.DataFrame({"task": ["t"]}), summary_path)
-    assert main([str(summary_path), str(tmp_path / "figures")]) == 2
+    assert cli_main(["figures", "--summary", str(summary_path), "--out-dir", str(tmp_path / "figures")]) != 0
     error = capsys.readouterr().err
     assert str(summary_path) in error and "balanced_accuracy" in error
 

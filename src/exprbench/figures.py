@@ -7,8 +7,6 @@ as a dotted line. Columns compare the full signal with linear signal removed.
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -316,25 +314,3 @@ def _save(figure: Figure, out_stem: str | Path) -> list[Path]:
                 figure.savefig(tmp, format=file_format, dpi=150, metadata=_METADATA[file_format])
             written.append(final)
     return written
-
-
-# --------------------------------------------------------------------- CLI
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Draw learning-curve figures from a summary table.")
-    parser.add_argument("summary", type=Path, help="results summary TSV")
-    parser.add_argument("figures_dir", type=Path, help="folder to write the figures into")
-    args = parser.parse_args(argv)
-    try:
-        written = make_figures(args.summary, args.figures_dir)
-    except (FileNotFoundError, SummaryFormatError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    for path in written:
-        print(path)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -16,16 +16,27 @@ include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/fit.smk"
 include: "rules/report.smk"
+include: "rules/ssl.smk"
+include: "rules/inference.smk"
+include: "rules/compressed_sensing.smk"
+
+
+CLASSIFICATION_TARGETS = [SUMMARY, *FIGURES] if CFG["tasks"] else []
 
 
 rule all:
     default_target: True
     input:
-        SUMMARY,
-        FIGURES,
+        CLASSIFICATION_TARGETS,
+        SSL_TARGETS,
+        INFERENCE_TARGETS,
+        COMPRESSED_SENSING_TARGETS,
 
 
 onsuccess:
     for line in dropped_samples_report(f"{RESULTS_DIR}/tasks/{task}.json" for task in CFG["tasks"]):
         print(line)
-    print(f"\nResults table: {SUMMARY}\nFigures: {FIGURES_DIR}/ ({', '.join(FIGURES)})")
+    for family, targets in [("classification", CLASSIFICATION_TARGETS), ("self-supervised", SSL_TARGETS),
+                            ("gene inference", INFERENCE_TARGETS), ("compressed sensing", COMPRESSED_SENSING_TARGETS)]:
+        if targets:
+            print(f"\n{family} results:\n  " + "\n  ".join(targets))

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
 from pathlib import Path
 
 from .atomic import write_table
+
+# Each benchmark family adds its own subcommands (``add_commands(subparsers)``).
+FAMILY_COMMANDS = ("exprbench.ssl.cli", "exprbench.inference.cli", "exprbench.compressed_sensing.cli")
 
 
 def _source(spec: dict, required_labels=()):
@@ -118,7 +122,11 @@ def _check_config(args) -> None:
 
     config = config_module.load(args.config)
     jobs = config_module.fit_jobs(config)
-    print(f"{args.config}: valid; {len(config['tasks'])} tasks, {len(jobs)} fit jobs")
+    parts = [f"{len(config['tasks'])} tasks, {len(jobs)} fit jobs"]
+    for name in config_module.FAMILIES:
+        if name in config:
+            parts.append(f"{name}: {len(config_module.family(name).jobs(config[name]))} jobs")
+    print(f"{args.config}: valid; {'; '.join(parts)}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -191,6 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--summary", required=True, type=Path)
     p.add_argument("--out-dir", required=True, type=Path)
     p.set_defaults(func=_figures)
+
+    for family in FAMILY_COMMANDS:
+        importlib.import_module(family).add_commands(commands)
     return parser
 
 

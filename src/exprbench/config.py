@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import importlib
 from importlib import resources
 from pathlib import Path
 
@@ -60,9 +61,9 @@ def _nearest(word, options) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def _explain(error, file) -> ConfigError:
+def _explain(error, file, prefix: str = "") -> ConfigError:
     """Turn the most specific schema error into a message a user can act on."""
-    key = _key_path(error.absolute_path)
+    key = ".".join(p for p in (prefix, _key_path(error.absolute_path)) if p)
     schema = error.schema
     if error.validator == "additionalProperties":
         allowed = sorted(schema.get("properties", {}))
@@ -81,25 +82,52 @@ def _explain(error, file) -> ConfigError:
     return ConfigError(file, key, error.message)
 
 
-def _validate(instance, schema_name: str, file) -> None:
-    _validate_against(instance, _schema(schema_name), file)
+def _validate(instance, schema_name: str, file, prefix: str = "") -> None:
+    _validate_against(instance, _schema(schema_name), file, prefix)
 
 
-def _validate_against(instance, schema: dict, file) -> None:
+def _validate_against(instance, schema: dict, file, prefix: str = "") -> None:
     import jsonschema  # slow to import; only configs need it, not fit jobs
 
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(instance), key=lambda e: (len(e.absolute_path), e.path))
     if errors:
         deepest = max(errors, key=lambda e: len(e.absolute_path))
-        raise _explain(deepest, file)
+        raise _explain(deepest, file, prefix)
 
 
-def _merge(base: dict, override: dict) -> dict:
+def validate_section(section, schema_name: str, file, prefix: str) -> None:
+    """Validate one config section against ``exprbench/schema/<schema_name>``;
+    error keys start with ``prefix`` (the section's key in the config)."""
+    _validate(section, schema_name, file, prefix)
+
+
+def schema_defaults(schema_name: str, definition: str) -> dict:
+    """The ``default`` of every property of ``$defs[definition]`` in a schema file."""
+    properties = _schema(schema_name)["$defs"][definition]["properties"]
+    return {k: copy.deepcopy(v["default"]) for k, v in properties.items() if "default" in v}
+
+
+def check_dataset(config: dict, dataset: str, file, key: str, label: str | None = None) -> None:
+    """A family's experiment names a configured dataset, and the label it needs, if any."""
+    if dataset not in config["datasets"]:
+        raise ConfigError(file, key, f"unknown dataset {dataset!r}{_nearest(dataset, config['datasets'])}",
+                          sorted(config["datasets"]))
+    if label is None:
+        return
+    entry = config["datasets"][dataset]
+    labels = SOURCES.get(entry["source"]).labels_for(entry["params"])
+    if label not in labels:
+        raise ConfigError(file, key.rsplit(".", 1)[0] + ".label",
+                          f"{label!r} is not a label of dataset {dataset!r}{_nearest(label, labels)}", sorted(labels))
+
+
+def merge(base: dict, override: dict) -> dict:
+    """``override`` laid over ``base``, recursively for nested mappings."""
     merged = copy.deepcopy(base)
     for key, value in override.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
+            merged[key] = merge(merged[key], value)
         else:
             merged[key] = copy.deepcopy(value)
     return merged
@@ -108,12 +136,12 @@ def _merge(base: dict, override: dict) -> dict:
 def _with_schema_defaults(config: dict) -> dict:
     top = _schema("config.schema.yaml")["properties"]
     filled = {k: copy.deepcopy(v["default"]) for k, v in top.items() if "default" in v}
-    filled = _merge(filled, config)
+    filled = merge(filled, config)
     tracker_defaults = {k: v["default"] for k, v in top["tracker"]["properties"].items() if "default" in v}
-    filled["tracker"] = _merge(tracker_defaults, filled["tracker"])
-    filled["resources"] = _merge(JOB_RESOURCE_DEFAULTS, filled["resources"])
+    filled["tracker"] = merge(tracker_defaults, filled["tracker"])
+    filled["resources"] = merge(JOB_RESOURCE_DEFAULTS, filled["resources"])
     download_defaults = {k: v["default"] for k, v in top["download"]["properties"].items()}
-    filled["download"] = _merge(download_defaults, filled["download"])
+    filled["download"] = merge(download_defaults, filled["download"])
     return filled
 
 
@@ -129,7 +157,7 @@ def _with_definition(name: str, entry: dict, file) -> dict:
     dataset_schema = {**_schema("config.schema.yaml")["$defs"]["dataset"], "required": ["source"]}
     dataset_schema.pop("anyOf")
     _validate_against(definition, dataset_schema, path)
-    merged = _merge(definition, {k: v for k, v in entry.items() if k != "definition"})
+    merged = merge(definition, {k: v for k, v in entry.items() if k != "definition"})
     return {"params": {}, "files": {}, **merged, "definition": str(path)}
 
 
@@ -190,27 +218,46 @@ def _check_task(name: str, task: dict, config: dict, file) -> None:
             raise ConfigError(file, f"{key}.models", f"unknown model {model!r}{_nearest(model, available)}", available)
 
 
+# Benchmark families beside the classification tasks: config section -> module
+# with resolve(section, config, file), labels_used(resolved) and jobs(resolved).
+FAMILIES = {
+    "ssl": "exprbench.ssl.settings",
+    "inference": "exprbench.inference.settings",
+    "compressed_sensing": "exprbench.compressed_sensing.settings",
+}
+
+
+def family(name: str):
+    return importlib.import_module(FAMILIES[name])
+
+
 def resolve(config: dict, file="config") -> dict:
     """Validate a parsed config and return it with defaults filled and every
-    task fully specified (``tasks``) plus the model specs it uses (``models``)."""
+    task fully specified (``tasks``) plus the model specs it uses (``models``).
+    Each family section present (``ssl``, ...) is resolved by its own module."""
     if not isinstance(config, dict):
         raise ConfigError(file, "", "the config must be a mapping of keys to values")
     _validate(config, "config.schema.yaml", file)
+    if not any(key in config for key in ("tasks", *FAMILIES)):
+        raise ConfigError(file, "", "nothing to run: add tasks or a family section", ["tasks", *FAMILIES])
     config = _with_schema_defaults(config)
     config["datasets"] = {name: _with_definition(name, entry, file) for name, entry in config["datasets"].items()}
     for name, entry in config["datasets"].items():
         _check_dataset(name, entry, file)
-    task_defaults = _merge(TASK_DEFAULTS, config.get("defaults", {}))
+    task_defaults = merge(TASK_DEFAULTS, config.get("defaults", {}))
     tasks = {}
-    for name, task in config["tasks"].items():
+    for name, task in config.get("tasks", {}).items():
         if "/" in name or name.startswith("."):
             raise ConfigError(file, f"tasks.{name}", "task names may not contain '/' or start with '.'")
-        task = _merge(task_defaults, task)
+        task = merge(task_defaults, task)
         _check_task(name, task, config, file)
         tasks[name] = {"name": name, **task}
     model_names = sorted({m for t in tasks.values() for m in t["models"]})
     config["tasks"] = tasks
     config["models"] = {m: load_model_spec(m, Path(config["model_dir"]), file) for m in model_names}
+    for name in FAMILIES:
+        if name in config:
+            config[name] = family(name).resolve(config[name], config, file)
     return config
 
 
@@ -236,7 +283,11 @@ def fit_resources(config: dict, model: str, dataset_mb: float, attempt: int) -> 
 
 def labels_used(config: dict, dataset: str) -> list[str]:
     """Labels the tasks read from ``dataset``; its first job checks it can provide them."""
-    return sorted({t["label"] for t in config["tasks"].values() if t["dataset"] == dataset})
+    labels = {t["label"] for t in config["tasks"].values() if t["dataset"] == dataset}
+    for name in FAMILIES:
+        if name in config:
+            labels |= set(family(name).labels_used(config[name]).get(dataset, ()))
+    return sorted(labels)
 
 
 def fit_jobs(config: dict) -> list[dict]:

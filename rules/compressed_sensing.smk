@@ -1,0 +1,2 @@
+# The compressed_sensing family (placeholder).
+COMPRESSED_SENSING_TARGETS = []

@@ -1,0 +1,2 @@
+# The inference family (placeholder).
+INFERENCE_TARGETS = []

@@ -1,0 +1,2 @@
+# The ssl family (placeholder).
+SSL_TARGETS = []

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from exprbench.config import TASK_DEFAULTS, ConfigError, fit_jobs, load, resolve
+from exprbench.config import (FAMILIES, TASK_DEFAULTS, ConfigError, check_dataset, family, fit_jobs, load, resolve,
+                              validate_section)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -155,4 +156,29 @@ SHIPPED_CONFIGS = sorted([*(ROOT / "config").glob("*.yaml"), *(ROOT / "config" /
 def test_shipped_configs_are_valid(path, tmp_path, monkeypatch):
     monkeypatch.chdir(workdir_with_manual_files(tmp_path))
     config = load(path)
-    assert fit_jobs(config)
+    family_jobs = [job for name in FAMILIES if name in config for job in family(name).jobs(config[name])]
+    assert fit_jobs(config) or family_jobs
+
+
+def test_a_config_without_tasks_or_family_sections_has_nothing_to_run():
+    config = base_config()
+    del config["tasks"]
+    err = error_for(config)
+    assert err.key == "" and "nothing to run" in err.problem and "tasks" in err.allowed
+
+
+def test_family_sections_are_checked_with_their_own_prefix():
+    with pytest.raises(ConfigError) as info:
+        validate_section({"experiments": []}, "config.schema.yaml", "cfg.yaml", "fam")
+    assert info.value.key.startswith("fam")
+
+
+def test_family_experiments_must_name_a_configured_dataset_and_label():
+    config = resolve(base_config(), "cfg.yaml")
+    check_dataset(config, "sim", "cfg.yaml", "fam.experiments.e.dataset", label="label")
+    with pytest.raises(ConfigError) as info:
+        check_dataset(config, "simm", "cfg.yaml", "fam.experiments.e.dataset")
+    assert info.value.key == "fam.experiments.e.dataset" and "did you mean 'sim'" in info.value.problem
+    with pytest.raises(ConfigError) as info:
+        check_dataset(config, "sim", "cfg.yaml", "fam.experiments.e.dataset", label="tissue")
+    assert info.value.key == "fam.experiments.e.label" and info.value.allowed == ["label"]

@@ -113,3 +113,16 @@ def test_auxiliary_arrays_round_trip(tmp_path, small_data):
         np.testing.assert_allclose(reader.array("reference_quantiles"), np.linspace(0, 1, 12))
         with pytest.raises(StoreError, match="no stored array 'other'"):
             reader.array("other")
+
+
+def test_atomic_writes_get_the_users_usual_permissions(tmp_path):
+    import os
+
+    from exprbench.atomic import write_text
+
+    previous = os.umask(0o022)
+    try:
+        write_text(tmp_path / "result.tsv", "x\n")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "result.tsv").stat().st_mode & 0o777 == 0o644

@@ -1,2 +1,82 @@
-# The compressed_sensing family (placeholder).
-COMPRESSED_SENSING_TARGETS = []
+# The compressed_sensing family: recovery of expression from random composite
+# measurements. One job per (experiment, method, seed); see docs/compressed_sensing.md.
+from exprbench.compressed_sensing.settings import jobs as compressed_sensing_jobs
+
+CS = CFG.get("compressed_sensing")
+CS_RESULTS = f"{RESULTS_DIR}/compressed_sensing"
+CS_FIGURES = f"{FIGURES_DIR}/compressed_sensing"
+CS_RUN = f"{CS_RESULTS}/runs/{{experiment}}/{{method}}/seed{{seed}}"
+CS_SUMMARY = f"{CS_RESULTS}/summary.tsv"
+CS_FIGURE_KINDS = ("correlation", "distance")
+
+if CS:
+    CS_JOBS = compressed_sensing_jobs(CS)
+    COMPRESSED_SENSING_TARGETS = [CS_SUMMARY] + [
+        f"{CS_FIGURES}/{name}_{kind}.{ext}"
+        for name in CS["experiments"]
+        for kind in CS_FIGURE_KINDS
+        for ext in ("png", "svg")
+    ]
+else:
+    CS_JOBS = []
+    COMPRESSED_SENSING_TARGETS = []
+
+
+if CS:
+
+    rule compressed_sensing_fit:
+        input:
+            data=lambda w: f"{DATA_DIR}/{CS['experiments'][w.experiment]['dataset']}.h5",
+        output:
+            metrics=f"{CS_RUN}/metrics.tsv",
+            record=f"{CS_RUN}/fit.json",
+        params:
+            experiment=lambda w: json.dumps(CS["experiments"][w.experiment], sort_keys=True),
+            device=CS["device"],
+        wildcard_constraints:
+            experiment="[^/]+",
+            method="[^/]+",
+            seed=r"\d+",
+        threads: CS["threads"]
+        resources:
+            mem_mb=CS["resources"]["mem_mb"],
+            runtime=CS["resources"]["runtime"],
+        log:
+            "logs/compressed_sensing/{experiment}/{method}/seed{seed}.log",
+        conda:
+            "../envs/exprbench.yaml"
+        shell:
+            "exprbench cs-fit --experiment {params.experiment:q} --method {wildcards.method} "
+            "--seed {wildcards.seed} --dataset-file {input.data} --device {params.device} --threads {threads} "
+            "--metrics {output.metrics} --record {output.record} 2> {log}"
+
+    rule compressed_sensing_summarize:
+        localrule: True
+        input:
+            [f"{CS_RESULTS}/runs/{j['experiment']}/{j['method']}/seed{j['seed']}/metrics.tsv" for j in CS_JOBS],
+        output:
+            CS_SUMMARY,
+        log:
+            "logs/compressed_sensing/summarize.log",
+        conda:
+            "../envs/exprbench.yaml"
+        shell:
+            "exprbench cs-summarize --out {output} {input} 2> {log}"
+
+    rule compressed_sensing_figures:
+        localrule: True
+        input:
+            CS_SUMMARY,
+        output:
+            [f"{CS_FIGURES}/{{experiment}}_{kind}.{ext}" for kind in CS_FIGURE_KINDS for ext in ("png", "svg")],
+        params:
+            out_dir=lambda w, output: os.path.dirname(output[0]),
+        wildcard_constraints:
+            experiment="[^/]+",
+        log:
+            "logs/compressed_sensing/figures_{experiment}.log",
+        conda:
+            "../envs/exprbench.yaml"
+        shell:
+            "exprbench cs-figures --summary {input} --experiment {wildcards.experiment} "
+            "--out-dir {params.out_dir} 2> {log}"

@@ -1,0 +1,70 @@
+"""Metric against the number of measurements, one line per method, error bars over
+seeds (the 2019 study's Figures 1 and 2), one pair of figures per experiment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ..atomic import atomic_path
+
+FIGURES = {
+    "correlation": [("overall_pearson", "overall Pearson"), ("sample_pearson", "mean sample Pearson"),
+                    ("gene_pearson", "mean gene Pearson"), ("overall_spearman", "overall Spearman")],
+    "distance": [("distance_pearson", "sample-distance Pearson"), ("distance_spearman", "sample-distance Spearman")],
+}
+METHOD_ORDER = ["svd", "svd_top_k", "ksvd", "sparse_nmf", "smaf", "nn", "nn_smaf", "generative_prior"]
+
+
+def figure_stems(figures_dir, experiment: str) -> list[Path]:
+    return [Path(figures_dir) / f"{experiment}_{kind}" for kind in FIGURES]
+
+
+def _methods(table: pd.DataFrame) -> list[str]:
+    present = list(dict.fromkeys(table["method"]))
+    return [m for m in METHOD_ORDER if m in present] + sorted(m for m in present if m not in METHOD_ORDER)
+
+
+def _draw(table: pd.DataFrame, panels, title: str):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
+    colours = plt.get_cmap("tab10")
+    for ax, (column, label) in zip(axes[0], panels):
+        for i, method in enumerate(_methods(table)):
+            stats = table[table["method"] == method].groupby("measurements")[column].agg(["mean", "std"])
+            ax.errorbar(stats.index, stats["mean"], yerr=stats["std"].fillna(0), marker="o", ms=4, capsize=3,
+                        color=colours(i % 10), label=method)
+        ax.set_xlabel("number of measurements")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="center right", fontsize=8)
+    figure.suptitle(title)
+    figure.tight_layout(rect=(0, 0, 1 - 1.6 / figure.get_figwidth(), 1))
+    return figure
+
+
+def make_figures(summary_path, figures_dir, experiment: str) -> list[Path]:
+    import matplotlib.pyplot as plt
+
+    table = pd.read_csv(summary_path, sep="\t")
+    table = table[table["experiment"] == experiment]
+    if table.empty:
+        raise ValueError(f"{summary_path}: no rows for experiment {experiment!r}")
+    written = []
+    for stem, (kind, panels) in zip(figure_stems(figures_dir, experiment), FIGURES.items()):
+        n_seeds = table["seed"].nunique()
+        figure = _draw(table, panels, f"{experiment}: recovery from composite measurements "
+                                      f"(mean ± sd over {n_seeds} seed{'s' if n_seeds > 1 else ''})")
+        for ext in ("png", "svg"):
+            path = stem.with_suffix(f".{ext}")
+            with atomic_path(path) as tmp:
+                figure.savefig(tmp, format=ext, dpi=120)
+            written.append(path)
+        plt.close(figure)
+    return written

@@ -1,0 +1,60 @@
+"""SMAF recovery refined by an MLP (the 2019 study's "SMAF + NN" stack).
+
+As in the study, the network (genes - 500 - 500 - 500 - genes, ReLU, linear
+output) maps SMAF's recovery of simulated training measurements to the true
+training expression; at test time it is applied to SMAF's recovery of Y. SMAF's
+training recoveries are in-sample for its dictionary, as in the study.
+"""
+
+from __future__ import annotations
+
+from ...seeding import derive_seed
+from . import register
+from ._base import check_expression
+from ._measured import MeasurementTrained
+from ._mlp import TunedRegressor
+from ._torch_device import torch_device
+from .smaf import SMAF
+
+
+@register
+class SMAFThenMLP(MeasurementTrained):
+    """``smaf`` holds SMAF's parameters (null = SMAF's defaults); ``sparsity`` is its decoding k."""
+
+    name = "nn_smaf"
+
+    def __init__(self, smaf=None, sparsity=15, hidden_sizes=(500, 500, 500), learning_rates=(1e-3, 1e-2),
+                 l2_values=(0.1, 1.0), epochs=200, batch_size=None, validation_fraction=0.2, device="auto",
+                 random_state=0):
+        self.smaf = smaf
+        self.sparsity = sparsity
+        self.hidden_sizes = hidden_sizes
+        self.learning_rates = learning_rates
+        self.l2_values = l2_values
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.validation_fraction = validation_fraction
+        self.device = device
+        self.random_state = random_state
+
+    def fit(self, X, y=None):
+        self.train_ = check_expression(X)
+        params = {"random_state": self.random_state, **(self.smaf or {}), "sparsity": self.sparsity}
+        self.smaf_ = SMAF(**params).fit(self.train_)
+        self.dictionary_ = self.smaf_.dictionary_
+        self.n_iter_ = self.smaf_.n_iter_
+        return self
+
+    def fit_measurements(self, A, snr):
+        recovered = self.smaf_.recover(self.training_measurements(A, snr), A)
+        self.regressor_ = TunedRegressor(self.hidden_sizes, self.learning_rates, self.l2_values, self.epochs,
+                                         self.batch_size, self.validation_fraction,
+                                         derive_seed(self.random_state, "nn_smaf", A.shape[0]),
+                                         torch_device(self.device)).fit(recovered, self.train_,
+                                                                         f"nn_smaf d={A.shape[0]}")
+        self.measurement_matrix_ = A.copy()
+        return self
+
+    def recover(self, Y, A):
+        self.check_measurement_matrix(A)
+        return self.regressor_.predict(self.smaf_.recover(Y, A))

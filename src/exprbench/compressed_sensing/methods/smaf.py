@@ -1,0 +1,47 @@
+"""SMAF dictionary (Cleary et al. 2017); the algorithm is in ``_smaf``."""
+
+from __future__ import annotations
+
+from ...seeding import make_rng
+from . import register
+from ._base import DictionaryMethod, check_expression, n_modules
+from ._smaf import smaf
+
+
+@register
+class SMAF(DictionaryMethod):
+    """Defaults from the reference's ``direct_vs_distributed.py``: min(1.5 n_train, 150)
+    modules, 5 initial non-zeros per sample, tolerance 5e-4, 10 iterations, minimum
+    sparsity 3, module_lower = n_genes / 10 (``module_lower`` < 1 is a fraction of
+    the genes), activity_lower 0. ``sparsity`` is the decoding k at recovery;
+    ``n_jobs`` processes share the U-step's genes (same result for any value)."""
+
+    name = "smaf"
+
+    def __init__(self, n_components=150, n_components_per_sample=1.5, initial_sparsity=5, tolerance=5e-4,
+                 n_iter=10, min_sparsity=3, module_lower=0.1, activity_lower=0.0, sparsity=15, n_jobs=1,
+                 random_state=0):
+        self.n_components = n_components
+        self.n_components_per_sample = n_components_per_sample
+        self.initial_sparsity = initial_sparsity
+        self.tolerance = tolerance
+        self.n_iter = n_iter
+        self.min_sparsity = min_sparsity
+        self.module_lower = module_lower
+        self.activity_lower = activity_lower
+        self.sparsity = sparsity
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    def fit(self, X, y=None):
+        X = check_expression(X)
+        size = min(int(self.n_components_per_sample * X.shape[0]), int(self.n_components))
+        size = n_modules(size, X.shape[0], 10**9)
+        lower = self.module_lower * X.shape[1] if self.module_lower < 1 else self.module_lower
+        U, W, history = smaf(X, size, self.initial_sparsity, self.tolerance, self.n_iter, self.min_sparsity,
+                             lower, self.activity_lower, make_rng(self.random_state, "smaf"), self.n_jobs)
+        self.dictionary_ = U
+        self.codes_ = W
+        self.history_ = history
+        self.n_iter_ = len(history)
+        return self

@@ -1,2 +1,71 @@
-# The inference family (placeholder).
-INFERENCE_TARGETS = []
+# Landmark -> target gene expression inference (D-GEX, Deep-LSMTL and baselines).
+# One job per (task, model, seed); see docs/inference.md.
+from exprbench.inference import workflow as inference_workflow
+
+INFERENCE_RESULTS = f"{RESULTS_DIR}/inference"
+INFERENCE_RUN = f"{INFERENCE_RESULTS}/runs/{{task}}/{{model}}/seed{{seed}}"
+INFERENCE_FIGURES = [
+    f"{FIGURES_DIR}/inference/{stem}.{ext}" for stem in ("scores", "per_gene_mae", "relevance") for ext in ("png", "svg")
+]
+INF = CFG.get("inference", {})
+INFERENCE_JOBS = exprbench_config.family("inference").jobs(INF) if INF else []
+INFERENCE_TARGETS = [f"{INFERENCE_RESULTS}/summary.tsv", *INFERENCE_FIGURES] if INF else []
+
+
+rule inference_fit:
+    input:
+        unpack(lambda w: inference_workflow.stores(INF, DATA_DIR, w.task)),
+    output:
+        metrics=f"{INFERENCE_RUN}/metrics.tsv",
+        per_gene=f"{INFERENCE_RUN}/per_gene.npz",
+        split=f"{INFERENCE_RUN}/split.tsv",
+        attribution=f"{INFERENCE_RUN}/attribution.npz",
+    params:
+        task=lambda w: inference_workflow.spec_json(INF["tasks"], w.task),
+        model=lambda w: inference_workflow.spec_json(INF["models"], w.model),
+        stores=lambda w: json.dumps(inference_workflow.stores(INF, DATA_DIR, w.task), sort_keys=True),
+        settings=inference_workflow.settings_json(INF),
+        device=INF.get("device", "auto"),
+        out_dir=lambda w, output: os.path.dirname(output.metrics),
+    threads: INF.get("threads", 1)
+    resources:
+        mem_mb=lambda w, attempt: inference_workflow.resource(INF, w.model, "mem_mb", attempt),
+        runtime=lambda w, attempt: inference_workflow.resource(INF, w.model, "runtime", attempt),
+    log:
+        "logs/inference/{task}/{model}/seed{seed}.log",
+    conda:
+        "../envs/exprbench.yaml"
+    shell:
+        "exprbench inference-fit --task {params.task:q} --model {params.model:q} --seed {wildcards.seed} "
+        "--stores {params.stores:q} --device {params.device} --threads {threads} "
+        "--settings {params.settings:q} --out-dir {params.out_dir} 2> {log}"
+
+
+rule inference_summarize:
+    localrule: True
+    input:
+        inference_workflow.run_files(INFERENCE_RESULTS, INFERENCE_JOBS, "metrics.tsv"),
+    output:
+        f"{INFERENCE_RESULTS}/summary.tsv",
+    log:
+        "logs/inference/summarize.log",
+    conda:
+        "../envs/exprbench.yaml"
+    shell:
+        "exprbench inference-summarize --metrics {input} --out {output} 2> {log}"
+
+
+rule inference_figures:
+    localrule: True
+    input:
+        f"{INFERENCE_RESULTS}/summary.tsv",
+    output:
+        INFERENCE_FIGURES,
+    params:
+        out_dir=figures_folder,
+    log:
+        "logs/inference/figures.log",
+    conda:
+        "../envs/exprbench.yaml"
+    shell:
+        "exprbench inference-figures --summary {input} --out-dir {params.out_dir} 2> {log}"

@@ -1,0 +1,1 @@
+"""Landmark -> target gene expression inference (D-GEX, Deep-LSMTL and baselines)."""

@@ -1,0 +1,125 @@
+"""The training loop every neural inference model shares.
+
+Each epoch streams the training batches, lets the model take its optimiser
+step(s), runs the model's end-of-epoch hook (D-GEX's learning-rate decay), scores
+the validation split by MAE and keeps the parameters of the best epoch. Models
+supply the network (``_build``), one training step (``_train_step``) and, when
+they carry more than a predictor (Deep-LSMTL's relation network), ``predictor``.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, RegressorMixin
+
+from ...models._torch import resolve_device
+from ...seeding import seed_everything
+from ..batches import ArrayBatches, as_batches
+
+EVAL_BATCH = 4096
+
+
+def regression_loss(prediction: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
+    """Mean absolute (``l1``) or mean squared (``l2``) error over all entries."""
+    if kind == "l1":
+        return (prediction - target).abs().mean()
+    if kind == "l2":
+        return ((prediction - target) ** 2).mean()
+    raise ValueError(f"loss must be 'l1' or 'l2', got {kind!r}")
+
+
+def as_source(data, batch_size: int = EVAL_BATCH):
+    if data is None or hasattr(data, "in_order"):
+        return data
+    X, Y = data
+    return ArrayBatches(X, Y, batch_size)
+
+
+class TorchRegressor(RegressorMixin, BaseEstimator):
+    """Base for the neural regressors; subclasses list their own ``__init__`` arguments
+    and must have ``epochs``, ``batch_size``, ``device``, ``random_state`` and ``verbose``."""
+
+    def _build(self, n_inputs: int, n_outputs: int) -> torch.nn.Module:
+        raise NotImplementedError
+
+    def _setup(self) -> None:
+        """Create optimisers for ``self.network_``."""
+        raise NotImplementedError
+
+    def _train_step(self, x: torch.Tensor, y: torch.Tensor, epoch: int) -> float:
+        raise NotImplementedError
+
+    def _end_epoch(self, epoch: int, source) -> dict:
+        return {}
+
+    def predictor(self) -> torch.nn.Module:
+        """The module mapping landmarks to targets (attribution uses it)."""
+        return self.network_
+
+    def fit(self, X, Y=None, *, validation=None):
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be at least 1, got {self.epochs}")
+        source = as_batches(X, Y, self.batch_size, self.random_state)
+        validation = as_source(validation)
+        seed_everything(self.random_state)
+        self.device_ = resolve_device(self.device)
+        self.n_outputs_ = source.n_outputs
+        self.network_ = self._build(source.n_inputs, source.n_outputs).to(self.device_)
+        self._setup()
+        best, best_state = math.inf, None
+        self.history_ = []
+        started = time.perf_counter()
+        for epoch in range(self.epochs):
+            self.network_.train()
+            total, seen = 0.0, 0
+            for xb, yb in source.epoch(epoch):
+                if len(xb) < 2:  # batch norm cannot train on one sample
+                    continue
+                x = torch.from_numpy(xb).to(self.device_)
+                y = torch.from_numpy(yb).to(self.device_)
+                total += self._train_step(x, y, epoch) * len(xb)
+                seen += len(xb)
+            record = {"epoch": epoch, "train_loss": total / max(seen, 1), **self._end_epoch(epoch, source)}
+            if validation is not None:
+                record["val_mae"] = self.mae(validation)
+                if record["val_mae"] < best:
+                    best = record["val_mae"]
+                    best_state = {k: v.detach().clone() for k, v in self.network_.state_dict().items()}
+                    self.best_epoch_ = epoch
+            self.history_.append(record)
+            if self.verbose:
+                shown = ", ".join(f"{k} {v:.4g}" for k, v in record.items() if k != "epoch")
+                print(f"{type(self).__name__} epoch {epoch + 1}/{self.epochs}: {shown} "
+                      f"({time.perf_counter() - started:.1f} s)", file=sys.stderr)
+        if best_state is not None:
+            self.network_.load_state_dict(best_state)
+        else:
+            self.best_epoch_ = self.epochs - 1
+        self.network_.eval()
+        self.fit_seconds_ = time.perf_counter() - started
+        return self
+
+    @torch.no_grad()
+    def predict(self, X) -> np.ndarray:
+        network = self.predictor().eval()
+        X = np.asarray(X, dtype=np.float32)
+        parts = [network(torch.from_numpy(X[i:i + EVAL_BATCH]).to(self.device_)).float().cpu().numpy()
+                 for i in range(0, len(X), EVAL_BATCH)]
+        return np.concatenate(parts) if parts else np.empty((0, self.n_outputs_), np.float32)
+
+    def mae(self, source) -> float:
+        """MAE over a batch source or ``(X, Y)``, streamed."""
+        total, count = 0.0, 0
+        for xb, yb in as_source(source).in_order(EVAL_BATCH):
+            total += float(np.abs(self.predict(xb) - yb).sum(dtype=np.float64))
+            count += yb.size
+        return total / max(count, 1)
+
+    @property
+    def n_parameters_(self) -> int:
+        return sum(p.numel() for p in self.network_.parameters())

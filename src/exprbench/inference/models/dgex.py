@@ -1,0 +1,132 @@
+"""D-GEX (Chen et al. 2016), ported from ``uci-cbcl/D-GEX`` (pylearn2).
+
+* ``n_hidden_layers`` (1-3) tanh layers of ``hidden_size`` units (paper grid
+  3,000 / 6,000 / 9,000); dropout ``dropout`` on every hidden layer's output, none
+  on the input; linear output.
+* ``output_heads: 2`` trains two independent networks, one per half of the targets
+  (D-GEX's ``0-4760`` / ``4760-9520`` scripts, one per GPU); ``1`` is one network.
+* Init: hidden weights Glorot-uniform, output weights Uniform(+-1e-4), biases 0.
+* Loss: squared error summed over outputs, averaged over the batch (pylearn2 ``Linear``).
+* SGD with momentum 0.5, batch 200, learning rate 5e-4 (one hidden layer) or 3e-4
+  (two or three) unless ``learning_rate`` is set; weights of every layer after
+  the first learn ``later_layer_lr_scale`` (3) times faster.
+* After each epoch the MAE on a fixed subset of ``monitor_samples`` (5,000)
+  training samples is computed; if it rose, the learning rate is multiplied by
+  ``lr_decay`` (0.9), floored at ``min_lr`` (1e-5).
+
+torch's SGD applies momentum as ``v = m v + g; w -= lr v`` where pylearn2 uses
+``v = m v - lr g; w += v``: the same steps while the rate is constant, slightly
+different right after a decay.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from . import register
+from ._torch_regressor import TorchRegressor
+
+
+class TanhNetwork(nn.Module):
+    def __init__(self, n_inputs: int, n_outputs: int, n_hidden_layers: int, hidden_size: int, dropout: float):
+        super().__init__()
+        self.hidden = nn.ModuleList()
+        width = n_inputs
+        for _ in range(n_hidden_layers):
+            layer = nn.Linear(width, hidden_size)
+            bound = math.sqrt(6.0 / (width + hidden_size))
+            nn.init.uniform_(layer.weight, -bound, bound)
+            nn.init.zeros_(layer.bias)
+            self.hidden.append(layer)
+            width = hidden_size
+        self.dropout = nn.Dropout(dropout)
+        self.output = nn.Linear(width, n_outputs)
+        nn.init.uniform_(self.output.weight, -1e-4, 1e-4)
+        nn.init.zeros_(self.output.bias)
+
+    def forward(self, x):
+        for layer in self.hidden:
+            x = self.dropout(torch.tanh(layer(x)))
+        return self.output(x)
+
+
+class SplitHeads(nn.Module):
+    """Independent networks, each predicting a consecutive block of the targets."""
+
+    def __init__(self, networks):
+        super().__init__()
+        self.networks = nn.ModuleList(networks)
+
+    def forward(self, x):
+        return torch.cat([network(x) for network in self.networks], dim=1)
+
+
+@register
+class Dgex(TorchRegressor):
+    name = "dgex"
+
+    def __init__(self, n_hidden_layers: int = 3, hidden_size: int = 9000, dropout: float = 0.1,
+                 output_heads: int = 1, learning_rate: float | None = None, momentum: float = 0.5,
+                 later_layer_lr_scale: float = 3.0, lr_decay: float = 0.9, min_lr: float = 1e-5,
+                 monitor_samples: int = 5000, epochs: int = 200, batch_size: int = 200,
+                 device: str = "auto", random_state: int = 0, verbose: bool = False):
+        self.n_hidden_layers = n_hidden_layers
+        self.hidden_size = hidden_size
+        self.dropout = dropout
+        self.output_heads = output_heads
+        self.learning_rate = learning_rate
+        self.momentum = momentum
+        self.later_layer_lr_scale = later_layer_lr_scale
+        self.lr_decay = lr_decay
+        self.min_lr = min_lr
+        self.monitor_samples = monitor_samples
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _build(self, n_inputs, n_outputs):
+        if not 1 <= int(self.n_hidden_layers) <= 3:
+            raise ValueError(f"dgex: n_hidden_layers must be 1, 2 or 3, got {self.n_hidden_layers}")
+        if int(self.output_heads) not in (1, 2) or n_outputs < int(self.output_heads):
+            raise ValueError(f"dgex: output_heads must be 1 or 2 (and at most the number of targets), "
+                             f"got {self.output_heads}")
+        sizes = [n_outputs // 2 + n_outputs % 2, n_outputs // 2] if int(self.output_heads) == 2 else [n_outputs]
+        return SplitHeads([TanhNetwork(n_inputs, size, int(self.n_hidden_layers), int(self.hidden_size),
+                                       float(self.dropout)) for size in sizes])
+
+    def _setup(self):
+        self.lr_ = float(self.learning_rate or (5e-4 if int(self.n_hidden_layers) == 1 else 3e-4))
+        first, later = [], []
+        for network in self.network_.networks:
+            layers = [*network.hidden, network.output]
+            first += list(layers[0].parameters())
+            for layer in layers[1:]:
+                later.append(layer.weight)
+                first.append(layer.bias)
+        groups = [{"params": first, "scale": 1.0}, {"params": later, "scale": float(self.later_layer_lr_scale)}]
+        for group in groups:
+            group["lr"] = self.lr_ * group["scale"]
+        self.optimizer_ = torch.optim.SGD(groups, lr=self.lr_, momentum=float(self.momentum))
+        self._monitor_mae = math.inf
+
+    def _train_step(self, x, y, epoch):
+        self.optimizer_.zero_grad(set_to_none=True)
+        loss = ((self.network_(x) - y) ** 2).sum(dim=1).mean()
+        loss.backward()
+        self.optimizer_.step()
+        return float(loss.detach())
+
+    def _end_epoch(self, epoch, source):
+        X, Y = source.subset(int(self.monitor_samples), "dgex-monitor")
+        monitor = self.mae((X, Y))
+        if monitor > self._monitor_mae:
+            self.lr_ = max(self.lr_ * float(self.lr_decay), float(self.min_lr))
+            for group in self.optimizer_.param_groups:
+                group["lr"] = self.lr_ * group["scale"]
+        self._monitor_mae = monitor
+        return {"train_mae": monitor, "lr": self.lr_}

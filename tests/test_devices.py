@@ -40,3 +40,14 @@ def test_fit_resources_scale_with_attempt_model_and_data(monkeypatch):
     assert fit_resources(config, "mlp3", dataset_mb=100, attempt=2) == {"mem_mb": 3600, "runtime": 40}
     config["models"]["mlp3"]["resources"] = {"runtime": 90}
     assert fit_resources(config, "mlp3", dataset_mb=0, attempt=1) == {"mem_mb": 1000, "runtime": 90}
+
+
+def test_resolve_device_names_the_accepted_values():
+    import torch
+
+    from exprbench.devices import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ValueError, match="auto, cpu or cuda"):
+        resolve_device("gpu")

@@ -1,4 +1,5 @@
-"""Which GPUs a workflow may use, decided without importing torch."""
+"""Which GPUs a workflow may use (decided without importing torch), and the torch
+device a job trains on."""
 
 from __future__ import annotations
 
@@ -25,3 +26,16 @@ def gpus_per_fit(setting, device: str, local_gpus: int) -> int:
     if setting == "auto":
         return 1 if local_gpus > 0 else 0
     return int(setting)
+
+
+def resolve_device(device: str):
+    """The torch device for ``auto`` (CUDA when available), ``cpu`` or ``cuda``."""
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"device must be auto, cpu or cuda, got {device!r}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was requested but no CUDA device is available; use device: auto")
+    return torch.device(device)

@@ -20,7 +20,8 @@ import pandas as pd
 
 from .metrics import accuracy, balanced_accuracy, majority_baseline
 from .models import MODELS
-from .models._torch import as_device_tensor, resolve_device
+from .devices import resolve_device
+from .models._torch import as_device_tensor
 from .preprocess import GenePreprocessor
 from .seeding import derive_seed, make_rng
 from .splits import group_kfold, nested_subsets, pretraining_split

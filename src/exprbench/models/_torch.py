@@ -17,18 +17,11 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from ..devices import resolve_device
 from ..seeding import make_rng, seed_everything
 from ..splits import group_holdout
 
 EVAL_BATCH = 8192
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' was requested but no CUDA device is available; use device: auto")
-    return torch.device(device)
 
 
 def as_device_tensor(X, device: torch.device) -> torch.Tensor:

@@ -30,7 +30,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from ..seeding import derive_seed, seed_everything
 from .encoder import encoder_shape, make_encoder
-from .methods._base import check_matrix, encode, resolve_device
+from ..devices import resolve_device
+from .methods._base import check_matrix, encode
 
 MODES = ("frozen", "unfrozen")
 MONITORS = ("val_loss", "val_acc")

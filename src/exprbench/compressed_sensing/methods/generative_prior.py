@@ -18,7 +18,7 @@ from ...seeding import derive_seed
 from . import register
 from ._base import RecoveryMethod, check_expression
 from ._mlp import MinMax, build_mlp
-from ._torch_device import torch_device
+from ...devices import resolve_device
 
 
 def _vae(n_genes: int, hidden: list[int], latent: int):
@@ -63,7 +63,7 @@ class GenerativePrior(RecoveryMethod):
 
         X = check_expression(X)
         started = time.perf_counter()
-        self.device_ = torch_device(self.device)
+        self.device_ = resolve_device(self.device)
         self.scale_ = MinMax(X)
         torch.manual_seed(derive_seed(self.random_state, "vae"))
         vae = _vae(X.shape[1], list(self.hidden_sizes), self.latent_dim).to(self.device_)

@@ -7,7 +7,7 @@ from . import register
 from ._base import check_expression
 from ._measured import MeasurementTrained
 from ._mlp import TunedRegressor
-from ._torch_device import torch_device
+from ...devices import resolve_device
 
 
 @register
@@ -39,7 +39,7 @@ class MeasurementMLP(MeasurementTrained):
         self.regressor_ = TunedRegressor(self.hidden_sizes, self.learning_rates, self.l2_values, self.epochs,
                                          self.batch_size, self.validation_fraction,
                                          derive_seed(self.random_state, "nn", A.shape[0]),
-                                         torch_device(self.device)).fit(Y, self.train_, f"nn d={A.shape[0]}")
+                                         resolve_device(self.device)).fit(Y, self.train_, f"nn d={A.shape[0]}")
         self.measurement_matrix_ = A.copy()
         return self
 

@@ -13,7 +13,7 @@ from . import register
 from ._base import check_expression
 from ._measured import MeasurementTrained
 from ._mlp import TunedRegressor
-from ._torch_device import torch_device
+from ...devices import resolve_device
 from .smaf import SMAF
 
 
@@ -50,7 +50,7 @@ class SMAFThenMLP(MeasurementTrained):
         self.regressor_ = TunedRegressor(self.hidden_sizes, self.learning_rates, self.l2_values, self.epochs,
                                          self.batch_size, self.validation_fraction,
                                          derive_seed(self.random_state, "nn_smaf", A.shape[0]),
-                                         torch_device(self.device)).fit(recovered, self.train_,
+                                         resolve_device(self.device)).fit(recovered, self.train_,
                                                                          f"nn_smaf d={A.shape[0]}")
         self.measurement_matrix_ = A.copy()
         return self

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 
-from ...models._torch import resolve_device
+from ...devices import resolve_device
 from ...seeding import seed_everything
 from ..batches import ArrayBatches, as_batches
 

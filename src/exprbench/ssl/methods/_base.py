@@ -17,21 +17,12 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 
+from ...devices import resolve_device
 from ...seeding import derive_seed, seed_everything
 from ..encoder import make_encoder
 
 TRANSFORM_BATCH = 4096
 PROGRESS_SECONDS = 10.0
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device not in ("cpu", "cuda"):
-        raise ValueError(f"device must be auto, cpu or cuda, got {device!r}")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was requested but no CUDA device is available; use device: auto")
-    return torch.device(device)
 
 
 def check_matrix(X, what: str = "X", n_features: int | None = None) -> np.ndarray:

@@ -1,2 +1,113 @@
-# The ssl family (placeholder).
-SSL_TARGETS = []
+# Self-supervised pretraining (SCARF, VIME, BYOL) and fine-tuning; see docs/ssl.md.
+# One pretraining job per (experiment, method, architecture, pretraining size, seed);
+# one fine-tuning job per pretrained encoder and mode, plus the baseline per architecture.
+
+
+include: "ssl_common.smk"
+
+
+rule ssl_pretrain:
+    wildcard_constraints:
+        experiment="[^/]+",
+        method="[^/]+",
+        architecture=r"d\d+w\d+",
+        pretrain=r"q[0-9.e+-]+",
+        seed=r"\d+",
+    input:
+        unpack(ssl_stores),
+    output:
+        encoder=f"{SSL_PRETRAIN_DIR}/encoder.pt",
+        history=f"{SSL_PRETRAIN_DIR}/history.tsv",
+        spectrum=f"{SSL_PRETRAIN_DIR}/spectrum.tsv",
+    params:
+        experiment=ssl_experiment,
+        device=SSL.get("device", "auto"),
+    threads: CFG["threads_per_job"]
+    resources:
+        mem_mb=ssl_resource("pretrain", "mem_mb"),
+        runtime=ssl_resource("pretrain", "runtime"),
+        gpu=SSL_GPUS,
+    log:
+        "logs/ssl/pretrain/{experiment}/{method}/{architecture}/{pretrain}/seed{seed}.log",
+    conda:
+        "../envs/exprbench.yaml"
+    shell:
+        "exprbench ssl-pretrain --experiment {params.experiment:q} --method {wildcards.method} "
+        "--architecture {wildcards.architecture} --pretrain {wildcards.pretrain} --seed {wildcards.seed} "
+        "--pretrain-data {input.pretrain_data} --finetune-data {input.finetune_data} --device {params.device} "
+        "--threads {threads} --encoder {output.encoder} --history {output.history} "
+        "--spectrum {output.spectrum} 2> {log}"
+
+
+rule ssl_finetune:
+    wildcard_constraints:
+        experiment="[^/]+",
+        method="[^/]+",
+        mode="frozen|unfrozen",
+        architecture=r"d\d+w\d+",
+        pretrain=r"q[0-9.e+-]+|none",
+        seed=r"\d+",
+    input:
+        unpack(ssl_stores),
+        encoder=ssl_encoder,
+    output:
+        scores=f"{SSL_FINETUNE_DIR}/scores.tsv",
+        predictions=f"{SSL_FINETUNE_DIR}/predictions.tsv",
+    params:
+        experiment=ssl_experiment,
+        device=SSL.get("device", "auto"),
+        encoder=ssl_encoder_option,
+        predictions=ssl_predictions_option,
+    threads: CFG["threads_per_job"]
+    resources:
+        mem_mb=ssl_resource("finetune", "mem_mb"),
+        runtime=ssl_resource("finetune", "runtime"),
+        gpu=SSL_GPUS,
+    log:
+        "logs/ssl/finetune/{experiment}/{method}/{mode}/{architecture}/{pretrain}/seed{seed}.log",
+    conda:
+        "../envs/exprbench.yaml"
+    shell:
+        "exprbench ssl-finetune --experiment {params.experiment:q} --method {wildcards.method} "
+        "--mode {wildcards.mode} --architecture {wildcards.architecture} --pretrain {wildcards.pretrain} "
+        "--seed {wildcards.seed} --pretrain-data {input.pretrain_data} --finetune-data {input.finetune_data} "
+        "{params.encoder} --device {params.device} --threads {threads} {params.predictions} "
+        "--scores {output.scores} --predictions {output.predictions} 2> {log}"
+
+
+rule ssl_summarize:
+    localrule: True
+    input:
+        scores=[f"{SSL_FINETUNE_DIR}/scores.tsv".format(**job) for job in SSL_FINETUNE_JOBS],
+        spectra=[f"{SSL_PRETRAIN_DIR}/spectrum.tsv".format(**job) for job in SSL_PRETRAIN_JOBS],
+    output:
+        SSL_TABLES,
+    params:
+        section=ssl_section(),
+        out_dir=figures_folder,
+    log:
+        "logs/ssl/summarize.log",
+    conda:
+        "../envs/exprbench.yaml"
+    shell:
+        "exprbench ssl-summarize --section {params.section:q} --scores {input.scores} "
+        "--spectra {input.spectra} --out-dir {params.out_dir} 2> {log}"
+
+
+rule ssl_figures:
+    localrule: True
+    input:
+        SSL_TABLES,
+    output:
+        SSL_FIGURES,
+    params:
+        section=ssl_section(),
+        results_dir=lambda wildcards, input: os.path.dirname(input[0]),
+        out_dir=figures_folder,
+    log:
+        "logs/ssl/figures.log",
+    conda:
+        "../envs/exprbench.yaml"
+    shell:
+        "exprbench ssl-figures --section {params.section:q} --results-dir {params.results_dir} "
+        "--out-dir {params.out_dir} 2> {log}"

@@ -47,7 +47,7 @@ class ConfigError(ValueError):
         super().__init__(message)
 
 
-def _schema(name: str) -> dict:
+def load_schema(name: str) -> dict:
     text = resources.files("exprbench").joinpath("schema", name).read_text()
     return yaml.safe_load(text)
 
@@ -83,10 +83,10 @@ def _explain(error, file, prefix: str = "") -> ConfigError:
 
 
 def _validate(instance, schema_name: str, file, prefix: str = "") -> None:
-    _validate_against(instance, _schema(schema_name), file, prefix)
+    validate_against(instance, load_schema(schema_name), file, prefix)
 
 
-def _validate_against(instance, schema: dict, file, prefix: str = "") -> None:
+def validate_against(instance, schema: dict, file, prefix: str = "") -> None:
     import jsonschema  # slow to import; only configs need it, not fit jobs
 
     validator = jsonschema.Draft202012Validator(schema)
@@ -104,7 +104,7 @@ def validate_section(section, schema_name: str, file, prefix: str) -> None:
 
 def schema_defaults(schema_name: str, definition: str) -> dict:
     """The ``default`` of every property of ``$defs[definition]`` in a schema file."""
-    properties = _schema(schema_name)["$defs"][definition]["properties"]
+    properties = load_schema(schema_name)["$defs"][definition]["properties"]
     return {k: copy.deepcopy(v["default"]) for k, v in properties.items() if "default" in v}
 
 
@@ -134,7 +134,7 @@ def merge(base: dict, override: dict) -> dict:
 
 
 def _with_schema_defaults(config: dict) -> dict:
-    top = _schema("config.schema.yaml")["properties"]
+    top = load_schema("config.schema.yaml")["properties"]
     filled = {k: copy.deepcopy(v["default"]) for k, v in top.items() if "default" in v}
     filled = merge(filled, config)
     tracker_defaults = {k: v["default"] for k, v in top["tracker"]["properties"].items() if "default" in v}
@@ -154,9 +154,9 @@ def _with_definition(name: str, entry: dict, file) -> dict:
     if not path.exists():
         raise ConfigError(file, key, f"dataset definition {path} not found")
     definition = yaml.safe_load(path.read_text()) or {}
-    dataset_schema = {**_schema("config.schema.yaml")["$defs"]["dataset"], "required": ["source"]}
+    dataset_schema = {**load_schema("config.schema.yaml")["$defs"]["dataset"], "required": ["source"]}
     dataset_schema.pop("anyOf")
-    _validate_against(definition, dataset_schema, path)
+    validate_against(definition, dataset_schema, path)
     merged = merge(definition, {k: v for k, v in entry.items() if k != "definition"})
     return {"params": {}, "files": {}, **merged, "definition": str(path)}
 

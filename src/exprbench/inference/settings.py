@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from ..config import ConfigError, _validate_against, check_dataset, merge, validate_section
+from ..config import ConfigError, check_dataset, load_schema, merge, validate_against, validate_section
 from .models import INFERENCE_MODELS
 
 SCHEMA = "inference.schema.yaml"
@@ -30,9 +30,7 @@ LANDMARK_SOURCES = ("dgex_geo", "dgex_rnaseq", "dgex_npy")
 
 
 def _schema() -> dict:
-    from ..config import _schema as load
-
-    return load(SCHEMA)
+    return load_schema(SCHEMA)
 
 
 def _section_defaults(section: dict) -> dict:
@@ -50,7 +48,7 @@ def load_model_file(name: str, model_dir: Path, file, key: str = "inference.mode
         available = sorted(p.stem for p in model_dir.glob("*.yaml"))
         raise ConfigError(file, key, f"no inference model file {path}", available)
     spec = yaml.safe_load(path.read_text()) or {}
-    _validate_against(spec, {**_schema()["$defs"]["model_file"], "$defs": _schema()["$defs"]}, path)
+    validate_against(spec, {**_schema()["$defs"]["model_file"], "$defs": _schema()["$defs"]}, path)
     spec = {"params": {}, "grid": {}, "resources": {}, "description": "", **spec, "name": name}
     try:
         estimator = INFERENCE_MODELS.get(spec["estimator"])

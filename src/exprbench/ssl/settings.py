@@ -9,11 +9,8 @@ skipped (with the reason).
 from __future__ import annotations
 
 import copy
-from importlib import resources
 
-import yaml
-
-from ..config import ConfigError, check_dataset, merge, validate_section
+from ..config import ConfigError, check_dataset, load_schema, merge, validate_section
 from ..sources import SOURCES
 
 SCHEMA = "ssl.schema.yaml"
@@ -25,7 +22,7 @@ FIGURES = ("accuracy_vs_p", "spectra", "gain_heatmap", "accuracy_vs_pretrain_siz
 
 
 def _schema() -> dict:
-    return yaml.safe_load(resources.files("exprbench").joinpath("schema", SCHEMA).read_text())
+    return load_schema(SCHEMA)
 
 
 def _defaults(node: dict, schema: dict):

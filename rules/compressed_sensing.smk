@@ -41,6 +41,7 @@ if CS:
         resources:
             mem_mb=CS["resources"]["mem_mb"],
             runtime=CS["resources"]["runtime"],
+            gpu=gpus_per_fit(CFG["gpus_per_fit"], CS["device"], LOCAL_GPUS),
         log:
             "logs/compressed_sensing/{experiment}/{method}/seed{seed}.log",
         conda:

@@ -31,6 +31,7 @@ rule inference_fit:
     resources:
         mem_mb=lambda w, attempt: inference_workflow.resource(INF, w.model, "mem_mb", attempt),
         runtime=lambda w, attempt: inference_workflow.resource(INF, w.model, "runtime", attempt),
+        gpu=gpus_per_fit(CFG["gpus_per_fit"], INF.get("device", "auto"), LOCAL_GPUS),
     log:
         "logs/inference/{task}/{model}/seed{seed}.log",
     conda:

@@ -184,6 +184,9 @@ SchedulerType=sched/backfill
 MpiDefault=none
 ReturnToService=2
 MinJobAge=$MIN_JOB_AGE
+# Every Snakemake start probes `scontrol show config` (the Slurm executor plugin); with
+# the daemons stopped the default 10 s timeout makes each start wait about 9 s.
+MessageTimeout=5
 # No slurmdbd: Snakemake checks job status with squeue.
 AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/none

@@ -1,10 +1,16 @@
+import os
 import shutil
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from exprbench.store import ExpressionData
+
+LOCAL_SLURM_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "local_slurm.sh"
+SLURM_CLUSTER_UNAVAILABLE = 3  # local_slurm.sh: not root, or slurm-wlm/munge cannot be installed
 
 
 def make_data(n_samples=40, n_genes=12, n_studies=8, seed=0, labels=("a", "b")) -> ExpressionData:
@@ -63,3 +69,21 @@ def https(tls, monkeypatch):
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca))
     with FileServer(tls=(cert, key)) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    """The local cluster, started by scripts/local_slurm.sh, and stopped at the end of the
+    session only if it was not already up. Kept up meanwhile: with Slurm installed but
+    its daemons stopped, every Snakemake start waits on the executor plugin's probes."""
+    if os.geteuid() != 0:
+        pytest.skip("the local Slurm cluster needs root (scripts/local_slurm.sh installs and starts daemons)")
+    was_up = subprocess.run(["bash", str(LOCAL_SLURM_SCRIPT), "status"], capture_output=True).returncode == 0
+    started = subprocess.run(["bash", str(LOCAL_SLURM_SCRIPT), "start"], capture_output=True, text=True, timeout=900)
+    if started.returncode == SLURM_CLUSTER_UNAVAILABLE:
+        pytest.skip(f"no local Slurm cluster here: {started.stderr.strip()}")
+    assert started.returncode == 0, f"scripts/local_slurm.sh start failed:\n{started.stdout}\n{started.stderr}"
+    yield
+    if not was_up:
+        stopped = subprocess.run(["bash", str(LOCAL_SLURM_SCRIPT), "stop"], capture_output=True, text=True, timeout=120)
+        assert stopped.returncode == 0, f"scripts/local_slurm.sh stop failed:\n{stopped.stdout}\n{stopped.stderr}"

@@ -19,8 +19,6 @@ from test_workflow import tiny_config
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 PROFILES = ROOT / "profiles"
-LOCAL_SLURM = ROOT / "scripts" / "local_slurm.sh"
-CLUSTER_UNAVAILABLE = 3  # local_slurm.sh: not root, or slurm-wlm/munge cannot be installed
 SUBMITTED = re.compile(r"has been submitted with SLURM jobid (\d+)")
 SLURM_RUN_ID = re.compile(r"SLURM run ID: (\S+)")
 # A job here takes 15-30 s; the plugin's default first status check after 40 s (then
@@ -83,23 +81,6 @@ def test_gpu_fits_ask_slurm_for_a_gpu(tmp_path):
     fits = rule_resources(output, "fit")
     assert len(fits) == 8
     assert all(re.search(r"\bgpu=1\b", line) and "cpus_per_gpu=" in line for line in fits), fits[0]
-
-
-@pytest.fixture(scope="module")
-def slurm_cluster():
-    """The local cluster, started by scripts/local_slurm.sh, and stopped again afterwards
-    only if it was not already up."""
-    if os.geteuid() != 0:
-        pytest.skip("the local Slurm cluster needs root (scripts/local_slurm.sh installs and starts daemons)")
-    was_up = subprocess.run(["bash", str(LOCAL_SLURM), "status"], capture_output=True).returncode == 0
-    started = subprocess.run(["bash", str(LOCAL_SLURM), "start"], capture_output=True, text=True, timeout=900)
-    if started.returncode == CLUSTER_UNAVAILABLE:
-        pytest.skip(f"no local Slurm cluster here: {started.stderr.strip()}")
-    assert started.returncode == 0, f"scripts/local_slurm.sh start failed:\n{started.stdout}\n{started.stderr}"
-    yield
-    if not was_up:
-        stopped = subprocess.run(["bash", str(LOCAL_SLURM), "stop"], capture_output=True, text=True, timeout=120)
-        assert stopped.returncode == 0, f"scripts/local_slurm.sh stop failed:\n{stopped.stdout}\n{stopped.stderr}"
 
 
 @contextlib.contextmanager

@@ -155,3 +155,12 @@ def test_u_step_gives_the_same_rows_in_parallel():
     rng = np.random.default_rng(0)
     X, W = rng.random((30, 12)), rng.random((30, 4))
     np.testing.assert_array_equal(u_step(X, W, 0.5, n_jobs=1), u_step(X, W, 0.5, n_jobs=2))
+
+
+def test_job_threads_become_smaf_processes_unless_the_config_sets_them():
+    from exprbench.compressed_sensing.job import build_method
+
+    experiment = {"method_params": {}, "sparsity": 15}
+    assert build_method(experiment, "smaf", 0, "cpu", threads=4).n_jobs == 4
+    experiment["method_params"] = {"smaf": {"n_jobs": 2}}
+    assert build_method(experiment, "smaf", 0, "cpu", threads=4).n_jobs == 2

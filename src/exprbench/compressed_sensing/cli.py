@@ -14,7 +14,8 @@ def _fit(args) -> None:
     from .job import run_job
 
     torch.set_num_threads(args.threads)
-    table, record = run_job(args.dataset_file, json.loads(args.experiment), args.method, args.seed, args.device)
+    table, record = run_job(args.dataset_file, json.loads(args.experiment), args.method, args.seed, args.device,
+                            threads=args.threads)
     write_text(args.record, json.dumps(record, indent=1, sort_keys=True, default=str) + "\n")
     write_table(args.metrics, table)  # last: the metrics file marks the job complete
 

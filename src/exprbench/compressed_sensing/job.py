@@ -15,15 +15,18 @@ from .measurement import observe, random_measurement_matrix
 from .metrics import recovery_metrics
 
 
-def build_method(experiment: dict, method: str, seed: int, device: str):
+def build_method(experiment: dict, method: str, seed: int, device: str, threads: int = 1):
     from .methods import METHODS
 
     cls = METHODS.get(method)
     params = dict(experiment["method_params"].get(method, {}))
     defaults = cls().get_params()
-    # The experiment owns the decoding sparsity, the seed and the device.
+    # The experiment owns the decoding sparsity, the seed and the device; the job's
+    # threads become SMAF's U-step processes unless the config sets n_jobs.
     owned = {"sparsity": experiment["sparsity"], "random_state": derive_seed(seed, "method", method),
              "device": device}
+    if "n_jobs" in defaults and "n_jobs" not in params:
+        params["n_jobs"] = threads
     params.update({k: v for k, v in owned.items() if k in defaults})
     return cls(**params)
 
@@ -35,7 +38,8 @@ def measurement_setup(experiment: dict, seed: int, d: int, n_genes: int, X_test:
     return A, Y
 
 
-def run_job(dataset_file, experiment: dict, method: str, seed: int, device: str = "auto") -> tuple[pd.DataFrame, dict]:
+def run_job(dataset_file, experiment: dict, method: str, seed: int, device: str = "auto",
+            threads: int = 1) -> tuple[pd.DataFrame, dict]:
     """Returns one metrics row per measurement count and a record of the fit."""
     data = load_experiment(dataset_file, experiment, seed)
     n_test, n_genes = data.test.shape
@@ -44,7 +48,7 @@ def run_job(dataset_file, experiment: dict, method: str, seed: int, device: str 
                          f"the {n_genes} genes of {dataset_file}; lower measurements")
     print(f"{experiment['name']} {method} seed {seed}: {data.train.shape[0]} training and {n_test} test samples "
           f"x {n_genes} genes", file=sys.stderr)
-    model = build_method(experiment, method, seed, device)
+    model = build_method(experiment, method, seed, device, threads)
     started = time.perf_counter()
     model.fit(data.train)
     fit_seconds = time.perf_counter() - started

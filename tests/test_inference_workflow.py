@@ -78,7 +78,7 @@ def test_bad_sections_name_the_key(tmp_path, task, key):
 
 def test_unknown_model_file_and_parameter_are_refused(tmp_path):
     config = full_config(tmp_path, models=["lsr_xl"])
-    with pytest.raises(ConfigError, match="no inference model file"):
+    with pytest.raises(ConfigError, match="no inference model file .*lsr_xl.yaml; did you mean"):
         config_module.resolve(config, "cfg.yaml")
     (tmp_path / "inference_models" / "bad.yaml").write_text("estimator: lsr\nparams: {alpah: 1}\n")
     config["inference"]["tasks"]["sim"]["models"] = ["bad"]

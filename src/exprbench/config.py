@@ -56,7 +56,8 @@ def _key_path(path) -> str:
     return ".".join(str(p) for p in path)
 
 
-def _nearest(word, options) -> str:
+def did_you_mean(word, options) -> str:
+    """'; did you mean X?' for the closest option, or '' when none is close."""
     close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1)
     return f"; did you mean {close[0]!r}?" if close else ""
 
@@ -69,9 +70,9 @@ def _explain(error, file, prefix: str = "") -> ConfigError:
         allowed = sorted(schema.get("properties", {}))
         extra = sorted(set(error.instance) - set(allowed))
         full = f"{key}.{extra[0]}" if key else extra[0]
-        return ConfigError(file, full, f"unknown key{_nearest(extra[0], allowed)}", allowed)
+        return ConfigError(file, full, f"unknown key{did_you_mean(extra[0], allowed)}", allowed)
     if error.validator == "enum":
-        return ConfigError(file, key, f"{error.instance!r} is not allowed{_nearest(error.instance, schema['enum'])}",
+        return ConfigError(file, key, f"{error.instance!r} is not allowed{did_you_mean(error.instance, schema['enum'])}",
                            schema["enum"])
     if error.validator == "required":
         return ConfigError(file, key, error.message.replace("'", "", 0))
@@ -111,7 +112,7 @@ def schema_defaults(schema_name: str, definition: str) -> dict:
 def check_dataset(config: dict, dataset: str, file, key: str, label: str | None = None) -> None:
     """A family's experiment names a configured dataset, and the label it needs, if any."""
     if dataset not in config["datasets"]:
-        raise ConfigError(file, key, f"unknown dataset {dataset!r}{_nearest(dataset, config['datasets'])}",
+        raise ConfigError(file, key, f"unknown dataset {dataset!r}{did_you_mean(dataset, config['datasets'])}",
                           sorted(config["datasets"]))
     if label is None:
         return
@@ -119,7 +120,7 @@ def check_dataset(config: dict, dataset: str, file, key: str, label: str | None 
     labels = SOURCES.get(entry["source"]).labels_for(entry["params"])
     if label not in labels:
         raise ConfigError(file, key.rsplit(".", 1)[0] + ".label",
-                          f"{label!r} is not a label of dataset {dataset!r}{_nearest(label, labels)}", sorted(labels))
+                          f"{label!r} is not a label of dataset {dataset!r}{did_you_mean(label, labels)}", sorted(labels))
 
 
 def merge(base: dict, override: dict) -> dict:
@@ -165,7 +166,7 @@ def load_model_spec(name: str, model_dir: Path, config_file) -> dict:
     path = model_dir / f"{name}.yaml"
     if not path.exists():
         available = sorted(p.stem for p in model_dir.glob("*.yaml"))
-        raise ConfigError(config_file, "models", f"no model file {path}{_nearest(name, available)}", available)
+        raise ConfigError(config_file, "models", f"no model file {path}{did_you_mean(name, available)}", available)
     spec = yaml.safe_load(path.read_text()) or {}
     _validate(spec, "model.schema.yaml", path)
     spec = {"params": {}, "search": {}, "resources": {}, **spec, "name": name}
@@ -177,7 +178,7 @@ def load_model_spec(name: str, model_dir: Path, config_file) -> dict:
     for section in ("params", "search"):
         for param in spec[section]:
             if param not in known:
-                raise ConfigError(path, f"{section}.{param}", f"not a parameter of {spec['estimator']}{_nearest(param, known)}",
+                raise ConfigError(path, f"{section}.{param}", f"not a parameter of {spec['estimator']}{did_you_mean(param, known)}",
                                   sorted(known))
     for param, dist in spec["search"].items():
         (kind, bounds), = dist.items()
@@ -206,7 +207,7 @@ def _check_task(name: str, task: dict, config: dict, file) -> None:
     labels = SOURCES.get(entry["source"]).labels_for(entry["params"])
     if task["label"] not in labels:
         raise ConfigError(file, f"{key}.label",
-                          f"{task['label']!r} is not a label of dataset {task['dataset']!r}{_nearest(task['label'], labels)}",
+                          f"{task['label']!r} is not a label of dataset {task['dataset']!r}{did_you_mean(task['label'], labels)}",
                           sorted(labels))
     if task["pretraining"] and task["split"]["folds"] != 5:
         raise ConfigError(file, f"{key}.split.folds",
@@ -215,7 +216,7 @@ def _check_task(name: str, task: dict, config: dict, file) -> None:
     available = sorted(p.stem for p in model_dir.glob("*.yaml"))
     for model in task["models"]:
         if model not in available:
-            raise ConfigError(file, f"{key}.models", f"unknown model {model!r}{_nearest(model, available)}", available)
+            raise ConfigError(file, f"{key}.models", f"unknown model {model!r}{did_you_mean(model, available)}", available)
 
 
 # Benchmark families beside the classification tasks: config section -> module

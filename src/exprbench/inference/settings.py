@@ -13,7 +13,8 @@ from pathlib import Path
 
 import yaml
 
-from ..config import ConfigError, check_dataset, load_schema, merge, validate_against, validate_section
+from ..config import (ConfigError, check_dataset, did_you_mean, load_schema, merge, validate_against,
+                      validate_section)
 from .models import INFERENCE_MODELS
 
 SCHEMA = "inference.schema.yaml"
@@ -46,7 +47,7 @@ def load_model_file(name: str, model_dir: Path, file, key: str = "inference.mode
     path = model_dir / f"{name}.yaml"
     if not path.exists():
         available = sorted(p.stem for p in model_dir.glob("*.yaml"))
-        raise ConfigError(file, key, f"no inference model file {path}", available)
+        raise ConfigError(file, key, f"no inference model file {path}{did_you_mean(name, available)}", available)
     spec = yaml.safe_load(path.read_text()) or {}
     validate_against(spec, {**_schema()["$defs"]["model_file"], "$defs": _schema()["$defs"]}, path)
     spec = {"params": {}, "grid": {}, "resources": {}, "description": "", **spec, "name": name}

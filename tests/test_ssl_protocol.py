@@ -93,6 +93,12 @@ def test_spectrum_is_sorted_and_counts_collapsed_dimensions():
     assert list(table["rank"]) == [1, 2, 3, 4, 5, 6] and table["collapsed"].sum() == 3
 
 
+def test_spectrum_stops_at_the_rank_the_samples_can_span():
+    embeddings = np.random.default_rng(1).normal(size=(5, 16))  # 5 centred samples span 4 dimensions
+    spectrum = singular_value_spectrum(embeddings)
+    assert spectrum.shape == (4,) and collapsed_dimensions(spectrum) == 0
+
+
 # ------------------------------------------------------------------ no test sample dropped
 
 def _toy_downstream(n_test: int) -> DownstreamData:

@@ -47,14 +47,17 @@ def singular_value_spectrum(embeddings) -> np.ndarray:
     """Singular values, sorted descending, of the covariance of ``embeddings`` (n x d).
 
     C = (1/N) sum (z_i - mean)(z_i - mean)^T, as in Jing et al. (2022); computed in
-    float64 so that values near zero are not float32 rounding noise.
+    float64 so that values near zero are not float32 rounding noise. Only the first
+    min(N - 1, d) values are returned: N centred samples span at most N - 1
+    dimensions, so the rest are zero whatever the encoder does and would read as collapse.
     """
     Z = np.asarray(embeddings, dtype=np.float64)
     if Z.ndim != 2 or Z.shape[0] < 2:
         raise ValueError(f"embeddings must be a matrix with at least 2 rows, got shape {Z.shape}")
     centred = Z - Z.mean(axis=0)
     covariance = centred.T @ centred / Z.shape[0]
-    return np.sort(np.linalg.svd(covariance, compute_uv=False))[::-1]
+    spectrum = np.sort(np.linalg.svd(covariance, compute_uv=False))[::-1]
+    return spectrum[: min(Z.shape[0] - 1, Z.shape[1])]
 
 
 def collapsed_dimensions(spectrum, tolerance: float = 1e-6) -> int:

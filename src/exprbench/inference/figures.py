@@ -37,7 +37,7 @@ def plot_scores(summary: pd.DataFrame) -> Figure:
     tasks = list(dict.fromkeys(summary["task"]))
     models = list(dict.fromkeys(summary["model"]))
     colours = {m: PALETTE[i % len(PALETTE)] for i, m in enumerate(models)}
-    figure = Figure(figsize=(max(5.0, 1.0 + 0.5 * len(models) * len(tasks)), 6.0), layout="constrained")
+    figure = Figure(figsize=(max(6.0, 1.0 + 0.5 * len(models) * len(tasks)), 6.5), layout="constrained")
     axes = figure.subplots(2, 1, sharex=True)
     width = 0.8 / max(len(models), 1)
     for ax, metric, label in zip(axes, ("mae", "ccc"), ("MAE (lower is better)", "CCC (higher is better)")):
@@ -52,9 +52,15 @@ def plot_scores(summary: pd.DataFrame) -> Figure:
                 ax.plot(np.full(len(values), x), values, "o", color=colours[model], markersize=3)
         ax.set_ylabel(label)
         ax.grid(axis="y", alpha=0.3)
+    # One badly overfitting model (e.g. plain LSR with about as many samples as
+    # landmarks) would flatten every other bar on a linear axis.
+    mae = summary["mae"].dropna()
+    if len(mae) and mae.min() > 0 and mae.max() / mae.min() > 5:
+        axes[0].set_yscale("log")
+        axes[0].set_ylabel("MAE, log scale (lower is better)")
     axes[1].set_xticks(range(len(tasks)), [f"{t}\n({summary.loc[summary['task'] == t, 'test_dataset'].iloc[0]})"
                                            for t in tasks])
-    axes[0].legend(fontsize=8, ncol=min(len(models), 4), loc="best")
+    figure.legend(*axes[0].get_legend_handles_labels(), fontsize=8, ncol=min(len(models), 5), loc="outside lower center")
     figure.suptitle("Target gene inference on the test set")
     return figure
 

@@ -164,3 +164,20 @@ def test_job_threads_become_smaf_processes_unless_the_config_sets_them():
     assert build_method(experiment, "smaf", 0, "cpu", threads=4).n_jobs == 4
     experiment["method_params"] = {"smaf": {"n_jobs": 2}}
     assert build_method(experiment, "smaf", 0, "cpu", threads=4).n_jobs == 2
+
+
+def test_figures_are_identical_when_drawn_again(tmp_path):
+    import pandas as pd
+
+    from exprbench.compressed_sensing.figures import make_figures
+    from exprbench.compressed_sensing.metrics import METRICS
+
+    rows = [{"experiment": "e", "method": method, "seed": seed, "measurements": d,
+             **{metric: 0.1 * d / 20 + 0.01 * seed for metric in METRICS}}
+            for method in ("svd", "smaf") for seed in (0, 1) for d in (20, 50)]
+    summary = tmp_path / "summary.tsv"
+    pd.DataFrame(rows).to_csv(summary, sep="\t", index=False)
+    first = {p.name: p.read_bytes() for p in make_figures(summary, tmp_path / "a", "e")}
+    second = {p.name: p.read_bytes() for p in make_figures(summary, tmp_path / "b", "e")}
+    assert sorted(first) == ["e_correlation.png", "e_correlation.svg", "e_distance.png", "e_distance.svg"]
+    assert first == second

@@ -116,7 +116,7 @@ def plot_learning_curves(summary: pd.DataFrame, out_stem: str | Path) -> list[Pa
         colours=model_colours(summary["model"]),
         empty_message="No single-task results in this summary",
     )
-    return _save(figure, out_stem)
+    return save_figure(figure, out_stem)
 
 
 def plot_binary_pairs(summary: pd.DataFrame, out_stem: str | Path) -> list[Path]:
@@ -134,7 +134,7 @@ def plot_binary_pairs(summary: pd.DataFrame, out_stem: str | Path) -> list[Path]
         colours=model_colours(summary["model"]),
         empty_message="No binary-pair tasks in this summary",
     )
-    return _save(figure, out_stem)
+    return save_figure(figure, out_stem)
 
 
 PRETRAINED_SUFFIX = "+pretrained"
@@ -224,7 +224,7 @@ def _draw_panel_grid(
     empty_message: str,
 ) -> Figure:
     if not panel_rows:
-        return _message_figure(empty_message)
+        return message_figure(empty_message)
 
     n_rows, n_columns = len(panel_rows), len(removals)
     figure = Figure(
@@ -298,13 +298,14 @@ def _add_legend(figure: Figure, models: Sequence[str], colours: dict[str, tuple]
     )
 
 
-def _message_figure(message: str) -> Figure:
+def message_figure(message: str) -> Figure:
     figure = Figure(figsize=(6, 2.5))
     figure.text(0.5, 0.5, message, ha="center", va="center", fontsize=13, color="0.3")
     return figure
 
 
-def _save(figure: Figure, out_stem: str | Path) -> list[Path]:
+def save_figure(figure: Figure, out_stem: str | Path) -> list[Path]:
+    """PNG and SVG next to each other, atomically, byte-identical across reruns."""
     out_stem = Path(out_stem)
     written = []
     with matplotlib.rc_context(_DETERMINISTIC_RC):

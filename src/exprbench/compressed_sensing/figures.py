@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib
 import pandas as pd
+from matplotlib.figure import Figure
 
-from ..atomic import atomic_path
+from ..figures import save_figure
 
 FIGURES = {
     "correlation": [("overall_pearson", "overall Pearson"), ("sample_pearson", "mean sample Pearson"),
@@ -26,32 +28,25 @@ def _methods(table: pd.DataFrame) -> list[str]:
     return [m for m in METHOD_ORDER if m in present] + sorted(m for m in present if m not in METHOD_ORDER)
 
 
-def _draw(table: pd.DataFrame, panels, title: str):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
-    colours = plt.get_cmap("tab10")
+def _draw(table: pd.DataFrame, panels, title: str) -> Figure:
+    figure = Figure(figsize=(4.2 * len(panels) + 1.6, 3.8), layout="constrained")
+    axes = figure.subplots(1, len(panels), squeeze=False)
+    colours = matplotlib.colormaps["tab10"].colors
     for ax, (column, label) in zip(axes[0], panels):
         for i, method in enumerate(_methods(table)):
             stats = table[table["method"] == method].groupby("measurements")[column].agg(["mean", "std"])
             ax.errorbar(stats.index, stats["mean"], yerr=stats["std"].fillna(0), marker="o", ms=4, capsize=3,
-                        color=colours(i % 10), label=method)
+                        color=colours[i % 10], label=method)
         ax.set_xlabel("number of measurements")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
     handles, labels = axes[0][0].get_legend_handles_labels()
-    figure.legend(handles, labels, loc="center right", fontsize=8)
+    figure.legend(handles, labels, loc="outside right center", fontsize=8)
     figure.suptitle(title)
-    figure.tight_layout(rect=(0, 0, 1 - 1.6 / figure.get_figwidth(), 1))
     return figure
 
 
 def make_figures(summary_path, figures_dir, experiment: str) -> list[Path]:
-    import matplotlib.pyplot as plt
-
     table = pd.read_csv(summary_path, sep="\t")
     table = table[table["experiment"] == experiment]
     if table.empty:
@@ -61,10 +56,5 @@ def make_figures(summary_path, figures_dir, experiment: str) -> list[Path]:
         n_seeds = table["seed"].nunique()
         figure = _draw(table, panels, f"{experiment}: recovery from composite measurements "
                                       f"(mean ± sd over {n_seeds} seed{'s' if n_seeds > 1 else ''})")
-        for ext in ("png", "svg"):
-            path = stem.with_suffix(f".{ext}")
-            with atomic_path(path) as tmp:
-                figure.savefig(tmp, format=ext, dpi=120)
-            written.append(path)
-        plt.close(figure)
+        written += save_figure(figure, stem)
     return written

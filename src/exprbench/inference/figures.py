@@ -17,7 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from ..figures import _message_figure, _save
+from ..figures import message_figure, save_figure
 from .summary import attribution, per_gene
 
 PALETTE = matplotlib.colormaps["tab10"].colors
@@ -27,9 +27,9 @@ def make_figures(summary_path, out_dir) -> list[Path]:
     summary = pd.read_csv(summary_path, sep="\t")
     out_dir = Path(out_dir)
     written = []
-    written += _save(plot_scores(summary), out_dir / "scores")
-    written += _save(plot_per_gene_mae(summary), out_dir / "per_gene_mae")
-    written += _save(plot_relevance(summary), out_dir / "relevance")
+    written += save_figure(plot_scores(summary), out_dir / "scores")
+    written += save_figure(plot_per_gene_mae(summary), out_dir / "per_gene_mae")
+    written += save_figure(plot_relevance(summary), out_dir / "relevance")
     return written
 
 
@@ -77,7 +77,7 @@ def plot_per_gene_mae(summary: pd.DataFrame) -> Figure:
         if lsmtl is not None and dgex is not None:
             pairs.append((task, lsmtl, dgex))
     if not pairs:
-        return _message_figure("no task has both a Deep-LSMTL and a D-GEX run")
+        return message_figure("no task has both a Deep-LSMTL and a D-GEX run")
     figure = Figure(figsize=(4.0 * len(pairs), 4.0), layout="constrained")
     axes = np.atleast_1d(figure.subplots(1, len(pairs)))
     for ax, (task, lsmtl, dgex) in zip(axes, pairs):
@@ -101,7 +101,7 @@ def plot_relevance(summary: pd.DataFrame) -> Figure:
         if data["relevance"].size:
             maps.append((task, run, data))
     if not maps:
-        return _message_figure("no Deep-LSMTL run with a relevance map")
+        return message_figure("no Deep-LSMTL run with a relevance map")
     figure = Figure(figsize=(6.0 * len(maps), 4.0), layout="constrained")
     axes = np.atleast_1d(figure.subplots(1, len(maps)))
     for ax, (task, run, data) in zip(axes, maps):

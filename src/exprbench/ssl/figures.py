@@ -24,12 +24,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..atomic import atomic_path
+from ..figures import save_figure
 from .settings import BASELINE
 
-_SAVE_FORMATS = ("png", "svg")
-_DETERMINISTIC_RC = {"svg.hashsalt": "exprbench", "svg.fonttype": "path"}
-_METADATA = {"png": {"Software": None}, "svg": {"Date": None}}
 _MODE_ORDER = ("unfrozen", "frozen")
 _METHOD_COLOURS = {BASELINE: "0.3", "scarf": "tab:blue", "vime": "tab:orange", "byol": "tab:green"}
 _PANEL = (4.0, 3.0)
@@ -37,17 +34,6 @@ _PANEL = (4.0, 3.0)
 
 def _colour(method: str, index: int) -> str:
     return _METHOD_COLOURS.get(method, matplotlib.colormaps["tab10"].colors[(index + 3) % 10])
-
-
-def _save(figure: Figure, stem: Path) -> list[Path]:
-    written = []
-    with matplotlib.rc_context(_DETERMINISTIC_RC):
-        for fmt in _SAVE_FORMATS:
-            final = stem.with_name(f"{stem.name}.{fmt}")
-            with atomic_path(final) as tmp:
-                figure.savefig(tmp, format=fmt, dpi=150, metadata=_METADATA[fmt])
-            written.append(final)
-    return written
 
 
 def _main_rows(summary: pd.DataFrame, exp: dict) -> pd.DataFrame:
@@ -91,7 +77,7 @@ def plot_accuracy_vs_p(summary: pd.DataFrame, section: dict, stem: Path) -> list
             if col == 0:
                 ax.set_ylabel("test accuracy")
     axes[0][0].legend(fontsize=8, loc="lower right")
-    return _save(figure, stem)
+    return save_figure(figure, stem)
 
 
 def plot_gain_heatmap(gains: pd.DataFrame, section: dict, stem: Path) -> list[Path]:
@@ -123,7 +109,7 @@ def plot_gain_heatmap(gains: pd.DataFrame, section: dict, stem: Path) -> list[Pa
             ax.set_ylabel("width")
             ax.set_title(f"{exp['name']}: {method} ({mode})", fontsize=10)
     figure.colorbar(image, ax=axes, label="normalised AUPC gain", shrink=0.8)
-    return _save(figure, stem)
+    return save_figure(figure, stem)
 
 
 def plot_spectra(spectra: pd.DataFrame, section: dict, stem: Path) -> list[Path]:
@@ -147,7 +133,7 @@ def plot_spectra(spectra: pd.DataFrame, section: dict, stem: Path) -> list[Path]
             if c == 0:
                 ax.set_ylabel("log10 singular value")
         axes[r][0].legend(fontsize=7, title="architecture", title_fontsize=7)
-    return _save(figure, stem)
+    return save_figure(figure, stem)
 
 
 def _nearest(values, target: float) -> float:
@@ -180,7 +166,7 @@ def plot_accuracy_vs_pretrain_size(summary: pd.DataFrame, section: dict, stem: P
         ax.set_ylabel("test accuracy")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    return _save(figure, stem)
+    return save_figure(figure, stem)
 
 
 def make_figures(section: dict, results_dir, figures_dir) -> list[Path]:

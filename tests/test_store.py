@@ -38,6 +38,18 @@ def test_subset_read_returns_requested_rows_in_order(tmp_path, small_data):
             reader.read_expression([99])
 
 
+def test_gene_subset_read_in_row_blocks_equals_full_read(tmp_path, small_data):
+    path = tmp_path / "d.h5"
+    write_dataset(path, small_data)
+    rows, columns = np.array([3, 0, 17, 5, 39]), np.array([1, 4, 11])
+    with open_dataset(path) as reader:
+        expected = reader.read_expression(rows)[:, columns]
+        np.testing.assert_array_equal(reader.read_expression(rows, columns=columns, block_rows=2), expected)
+        assert reader.read_expression(columns=columns, block_rows=7).shape == (small_data.expression.shape[0], 3)
+        with pytest.raises(IndexError, match="gene column"):
+            reader.read_expression(rows, columns=[99])
+
+
 def test_subset_read_touches_only_needed_chunks(tmp_path):
     data = make_data(n_samples=4000, n_genes=300)
     write_dataset(tmp_path / "big.h5", data)

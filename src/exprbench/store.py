@@ -217,11 +217,15 @@ class DatasetReader:
             raise StoreError(f"{self.path}: no stored array {name!r} (has: {', '.join(self.array_names()) or 'none'})")
         return self._h5["arrays"][name][...]
 
-    def read_expression(self, rows=None) -> np.ndarray:
+    def read_expression(self, rows=None, columns=None, block_rows: int = 1024) -> np.ndarray:
         """Return the float32 matrix for the given sample rows (all rows when None).
 
-        Only the chunks holding the requested rows are read from disk.
+        Only the chunks holding the requested rows are read from disk. With
+        ``columns`` (gene indices), rows are read ``block_rows`` at a time and cut
+        to those genes, so memory holds one block of full rows, not all of them.
         """
+        if columns is not None:
+            return self._read_columns(rows, np.asarray(columns, dtype=np.int64), block_rows)
         dataset = self._h5["expression"]
         if rows is None:
             return dataset[...]
@@ -235,6 +239,16 @@ class DatasetReader:
         block = dataset[unique_sorted, :]
         out = np.empty((rows.size, dataset.shape[1]), dtype=np.float32)
         out[order] = block[inverse]
+        return out
+
+    def _read_columns(self, rows, columns: np.ndarray, block_rows: int) -> np.ndarray:
+        n_samples, n_genes = self.shape
+        if columns.size and (columns.min() < 0 or columns.max() >= n_genes):
+            raise IndexError(f"{self.path}: gene column out of range 0..{n_genes - 1}")
+        rows = np.arange(n_samples) if rows is None else np.asarray(rows, dtype=np.int64)
+        out = np.empty((rows.size, columns.size), dtype=np.float32)
+        for start in range(0, rows.size, block_rows):
+            out[start:start + block_rows] = self.read_expression(rows[start:start + block_rows])[:, columns]
         return out
 
 

@@ -60,7 +60,7 @@ def load_experiment(path, experiment: dict, seed: int) -> ExperimentData:
     the train/test split uses the repeat's ``seed``."""
     with open_dataset(path) as reader:
         rows, cols = select(reader.shape, experiment["n_genes"], experiment["n_samples"], experiment["data_seed"])
-        X = reader.read_expression(rows=rows)[:, cols].astype(float)
+        X = reader.read_expression(rows=rows, columns=cols).astype(float)
         sample_ids = reader.samples["sample_id"].to_numpy()[rows]
         gene_ids = reader.genes["gene_id"].to_numpy()[cols]
     if not np.all(np.isfinite(X)):

@@ -182,3 +182,24 @@ def test_family_experiments_must_name_a_configured_dataset_and_label():
     with pytest.raises(ConfigError) as info:
         check_dataset(config, "sim", "cfg.yaml", "fam.experiments.e.dataset", label="tissue")
     assert info.value.key == "fam.experiments.e.label" and info.value.allowed == ["label"]
+
+
+def test_check_config_counts_the_jobs_of_every_family(capsys):
+    from exprbench.cli import main
+
+    assert main(["check-config", str(ROOT / "config" / "config.yaml")]) == 0
+    line = capsys.readouterr().out
+    assert "valid; 6 tasks, 96 fit jobs" in line
+    for family_name in FAMILIES:
+        assert f"{family_name}: " in line
+
+
+def test_check_config_reports_a_bad_file_in_one_line(tmp_path, capsys):
+    from exprbench.cli import main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({**base_config(), "tasks": {"t": {"dataset": "simm", "label": "label",
+                                                                    "kind": "binary"}}}))
+    assert main(["check-config", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "tasks.t.dataset" in err and "did you mean 'sim'" in err

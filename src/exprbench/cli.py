@@ -122,7 +122,7 @@ def _check_config(args) -> None:
 
     config = config_module.load(args.config)
     jobs = config_module.fit_jobs(config)
-    parts = [f"{len(config['tasks'])} tasks, {len(jobs)} fit jobs"]
+    parts = [f"{len(config['tasks'])} tasks, {len(jobs)} fit jobs"] if config["tasks"] else []
     for name in config_module.FAMILIES:
         if name in config:
             parts.append(f"{name}: {len(config_module.family(name).jobs(config[name]))} jobs")

@@ -202,7 +202,8 @@ def _check_dataset(name: str, entry: dict, file) -> None:
 def _check_task(name: str, task: dict, config: dict, file) -> None:
     key = f"tasks.{name}"
     if task["dataset"] not in config["datasets"]:
-        raise ConfigError(file, f"{key}.dataset", f"unknown dataset {task['dataset']!r}", sorted(config["datasets"]))
+        raise ConfigError(file, f"{key}.dataset", f"unknown dataset {task['dataset']!r}"
+                          f"{did_you_mean(task['dataset'], config['datasets'])}", sorted(config["datasets"]))
     entry = config["datasets"][task["dataset"]]
     labels = SOURCES.get(entry["source"]).labels_for(entry["params"])
     if task["label"] not in labels:

@@ -9,8 +9,9 @@ CORES ?= all
 .PHONY: run test setup system-deps lint clean
 
 # The rules call the `exprbench` command, so the virtualenv goes first on PATH.
+# --keep-going: a failing job stops only what depends on it, not the other families.
 run: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --keep-going --configfile $(CONFIG)
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -32,4 +33,5 @@ lint: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --lint --configfile $(CONFIG)
 
 clean:
-	rm -rf results figures/*.png figures/*.svg .snakemake data
+	rm -rf results .snakemake data logs
+	find figures -mindepth 1 ! -name README.md -delete

@@ -29,8 +29,9 @@ import pandas as pd
 from ..genes import shared_genes
 from ..preprocess import GenePreprocessor
 from ..seeding import make_rng
+from ..splits import nested_subsets
 from ..store import open_dataset
-from .splits import downstream_split, nested_prefix, random_take, stratified_take
+from .splits import downstream_split, random_take, stratified_take
 
 
 @dataclass
@@ -115,13 +116,13 @@ class ExperimentLayout:
 
     def pretrain_rows(self, q: float) -> np.ndarray:
         """The pretraining set of size q: nested across q for the same experiment."""
-        chosen = nested_prefix(self.pre_train_rows.size, q, make_rng(self.exp["split"]["seed"], "pretraining size"))
+        chosen = nested_subsets(self.pre_train_rows.size, [q], make_rng(self.exp["split"]["seed"], "pretraining size"))[0]
         return self.pre_train_rows[chosen]
 
     @staticmethod
     def _read(path: Path, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
         with open_dataset(path) as reader:
-            return reader.read_expression(rows)[:, columns]
+            return reader.read_expression(rows, columns=columns)
 
     def downstream_preprocessor(self) -> tuple[GenePreprocessor, np.ndarray]:
         """Fitted on the downstream training pool; also returns the pool's raw matrix."""

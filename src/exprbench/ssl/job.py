@@ -36,6 +36,11 @@ def job_keys(exp: dict, method: str, mode: str | None, arch: str, pretrain: str,
             "pretrain_size": np.nan if pretrain == NO_PRETRAINING else pretrain_size(exp, pretrain), "seed": seed}
 
 
+def _with_keys(keys: dict, table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with the job's identifying columns in front."""
+    return pd.concat([pd.DataFrame([keys] * len(table)), table], axis=1)
+
+
 def pretrain(exp: dict, method: str, arch: str, pretrain_label: str, seed: int, device: str,
              pretrain_path, finetune_path):
     """Fit one pretrainer; returns (pretrainer, history table, spectrum table)."""
@@ -53,12 +58,12 @@ def pretrain(exp: dict, method: str, arch: str, pretrain_label: str, seed: int, 
     model.fit(data.X_train, X_val=data.X_val if has_val else None)
     keys = job_keys(exp, method, None, arch, pretrain_label, seed)
     history = pd.DataFrame(model.history_)
-    history = pd.concat([pd.DataFrame([keys] * len(history)), history], axis=1)
+    history = _with_keys(keys, history)
     # The collapse spectrum uses held-out samples; without any, the training samples.
     embedded = model.transform(data.X_val if has_val else data.X_train)
     spectrum = spectrum_table(singular_value_spectrum(embedded), exp["collapse_tolerance"])
     spectrum.insert(0, "n_embedded", embedded.shape[0])
-    spectrum = pd.concat([pd.DataFrame([keys] * len(spectrum)), spectrum], axis=1)
+    spectrum = _with_keys(keys, spectrum)
     return model, history, spectrum
 
 
@@ -88,8 +93,8 @@ def run_protocol(data: DownstreamData, make_tuner: Callable[[int], object], prop
                     "proportion": p, "repeat": repeat, "n_train": int(subset.size), "n_val": int(data.X_val.shape[0]),
                     "n_test": int(predicted.shape[0]), "accuracy": accuracy(data.y_test, predicted),
                     "balanced_accuracy": balanced_accuracy(data.y_test, predicted),
-                    "epochs": int(getattr(tuner, "epochs_", len(getattr(tuner, "history_", [])))),
-                    "best_epoch": getattr(tuner, "best_epoch_", None),
+                    "epochs": int(tuner.epochs_),
+                    "best_epoch": tuner.best_epoch_,
                     "fit_seconds": round(time.perf_counter() - fit_start, 3),
                 })
             predictions.append(pd.DataFrame({
@@ -129,6 +134,6 @@ def finetune(exp: dict, method: str, mode: str, arch: str, pretrain_label: str, 
     scores, predictions = run_protocol(data, make_tuner, settings["proportions"], settings["repeats"], seed,
                                        exp["name"], state, label=f"{method} {mode} {arch}")
     keys = job_keys(exp, method, mode, arch, pretrain_label, seed)
-    scores = pd.concat([pd.DataFrame([keys] * len(scores)), scores], axis=1)
-    predictions = pd.concat([pd.DataFrame([keys] * len(predictions)), predictions], axis=1)
+    scores = _with_keys(keys, scores)
+    predictions = _with_keys(keys, predictions)
     return scores, predictions

@@ -12,6 +12,7 @@ import copy
 
 from ..config import ConfigError, check_dataset, load_schema, merge, validate_section
 from ..sources import SOURCES
+from .metrics import points_inside
 
 SCHEMA = "ssl.schema.yaml"
 BASELINE = "baseline"
@@ -128,7 +129,7 @@ def _figure_plan(experiments: dict, figures: dict) -> tuple[list[str], dict[str,
     heatmap_ready = [
         e for e in experiments.values()
         if len(e["architectures"]) > 1 and figures["heatmap_mode"] in e["finetune"]["modes"]
-        and sum(e["aupc"]["low"] - 1e-9 <= p <= e["aupc"]["high"] + 1e-9 for p in e["finetune"]["proportions"]) >= 2
+        and len(points_inside(e["finetune"]["proportions"], e["aupc"]["low"], e["aupc"]["high"])) >= 2
     ]
     if not heatmap_ready:
         skipped["gain_heatmap"] = (f"needs an experiment with more than one architecture, mode "

@@ -63,12 +63,6 @@ def random_take(n: int, fraction: float, rng: np.random.Generator) -> np.ndarray
     return np.sort(rng.permutation(n)[: int(round(fraction * n))])
 
 
-def nested_prefix(n: int, fraction: float, rng: np.random.Generator) -> np.ndarray:
-    """The first ``round(fraction * n)`` (at least 1) of a seeded permutation: for the
-    same ``rng`` state, subsets for growing fractions are nested."""
-    return np.sort(rng.permutation(n)[: max(1, int(round(fraction * n)))])
-
-
 @dataclass
 class DownstreamSplit:
     """Row positions (into the labeled downstream samples) of each part."""

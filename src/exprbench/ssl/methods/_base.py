@@ -25,6 +25,13 @@ TRANSFORM_BATCH = 4096
 PROGRESS_SECONDS = 10.0
 
 
+def projection_mlp(inputs: int, hidden: int, outputs: int) -> torch.nn.Sequential:
+    """Linear -> BatchNorm -> ReLU -> Linear: SCARF's projector, BYOL's projector and predictor."""
+    return torch.nn.Sequential(
+        torch.nn.Linear(inputs, hidden), torch.nn.BatchNorm1d(hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, outputs)
+    )
+
+
 def check_matrix(X, what: str = "X", n_features: int | None = None) -> np.ndarray:
     X = np.asarray(X, dtype=np.float32)
     if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:

@@ -27,13 +27,7 @@ import torch
 from ..corruption import Corruptor
 from ..losses import byol_loss, ema_update
 from . import register
-from ._base import Pretrainer
-
-
-def _mlp(inputs: int, hidden: int, outputs: int) -> torch.nn.Sequential:
-    return torch.nn.Sequential(
-        torch.nn.Linear(inputs, hidden), torch.nn.BatchNorm1d(hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, outputs)
-    )
+from ._base import Pretrainer, projection_mlp
 
 
 @register
@@ -66,11 +60,11 @@ class Byol(Pretrainer):
         ctx.corruptor = Corruptor("bernoulli", self.corruption, self.mask_rate).fit(X)
         hidden, dim = int(self.hidden_dim), int(self.projection_dim)
         encoder = self._encoder(X.shape[1])
-        projector = _mlp(int(self.width), hidden, dim)
+        projector = projection_mlp(int(self.width), hidden, dim)
         nets = torch.nn.ModuleDict({
             "encoder": encoder,
             "projector": projector,
-            "predictor": _mlp(dim, hidden, dim),
+            "predictor": projection_mlp(dim, hidden, dim),
             "target": copy.deepcopy(torch.nn.Sequential(encoder, projector)),
         })
         nets["target"].requires_grad_(False)

@@ -20,7 +20,7 @@ import torch
 from ..corruption import Corruptor
 from ..losses import nt_xent
 from . import register
-from ._base import Pretrainer
+from ._base import Pretrainer, projection_mlp
 
 
 @register
@@ -51,9 +51,7 @@ class Scarf(Pretrainer):
             raise ValueError(f"scarf: temperature must be positive, got {self.temperature}")
         ctx.corruptor = Corruptor("exact_count", self.corruption, self.corruption_rate).fit(X)
         width, dim = int(self.width), int(self.projector_dim)
-        projector = torch.nn.Sequential(
-            torch.nn.Linear(width, dim), torch.nn.BatchNorm1d(dim), torch.nn.ReLU(), torch.nn.Linear(dim, dim)
-        )
+        projector = projection_mlp(width, dim, dim)
         return torch.nn.ModuleDict({"encoder": self._encoder(X.shape[1]), "projector": projector})
 
     def _batch_loss(self, nets, ctx, x, rows, generator):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 import importlib
 from importlib import resources
 from pathlib import Path
@@ -47,9 +48,14 @@ class ConfigError(ValueError):
         super().__init__(message)
 
 
+@functools.lru_cache(maxsize=None)
+def _parsed_schema(name: str) -> dict:
+    return yaml.safe_load(resources.files("exprbench").joinpath("schema", name).read_text())
+
+
 def load_schema(name: str) -> dict:
-    text = resources.files("exprbench").joinpath("schema", name).read_text()
-    return yaml.safe_load(text)
+    """A schema file of ``exprbench/schema``, parsed once per process; callers get a copy."""
+    return copy.deepcopy(_parsed_schema(name))
 
 
 def _key_path(path) -> str:

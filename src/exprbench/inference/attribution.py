@@ -26,10 +26,9 @@ def gene_clusters(profiles: np.ndarray, n_clusters: int, seed: int) -> np.ndarra
     return np.argsort(order)[labels]
 
 
-def gradient_times_input(network: torch.nn.Module, X: np.ndarray, target_clusters: np.ndarray,
-                         device=None) -> np.ndarray:
+def gradient_times_input(network: torch.nn.Module, X: np.ndarray, target_clusters: np.ndarray) -> np.ndarray:
     """Mean |d(sum of a cluster's outputs)/dx * x| over samples: clusters x landmarks."""
-    device = device or next(network.parameters()).device
+    device = next(network.parameters()).device
     network = network.eval()
     x = torch.as_tensor(np.asarray(X, np.float32), device=device).requires_grad_(True)
     outputs = network(x)

@@ -13,11 +13,8 @@ def _fit(args) -> None:
     from .job import InferenceJob
 
     torch.set_num_threads(args.threads)
-    settings = json.loads(args.settings)
     job = InferenceJob(task=json.loads(args.task), model=json.loads(args.model), seed=args.seed,
-                       paths=json.loads(args.stores), device=args.device,
-                       max_in_memory_mb=settings.get("max_in_memory_mb", 1024),
-                       chunk_rows=settings.get("chunk_rows", 4096), attribution=settings.get("attribution"))
+                       paths=json.loads(args.stores), device=args.device, **json.loads(args.settings))
     job.run(args.out_dir)
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..genes import unversioned
 from ..seeding import make_rng
 from ..store import open_dataset
 
@@ -88,7 +89,7 @@ def choose_genes(path, landmarks: dict, targets: dict, seed_key: str = "") -> Ge
         n = int(provenance["n_landmarks"])
         landmark_ids = gene_ids[:n]
         listed = provenance.get("landmark_genes")
-        if listed is not None and [str(g).split(".")[0] for g in listed] != landmark_ids:
+        if listed is not None and list(unversioned(listed)) != list(landmark_ids):
             raise ValueError(f"{path}: the first {n} genes are not the landmark_genes of its provenance")
     else:
         count = int(landmarks["count"])

@@ -49,7 +49,8 @@ def load_model_file(name: str, model_dir: Path, file, key: str = "inference.mode
         available = sorted(p.stem for p in model_dir.glob("*.yaml"))
         raise ConfigError(file, key, f"no inference model file {path}{did_you_mean(name, available)}", available)
     spec = yaml.safe_load(path.read_text()) or {}
-    validate_against(spec, {**_schema()["$defs"]["model_file"], "$defs": _schema()["$defs"]}, path)
+    schema = _schema()
+    validate_against(spec, {**schema["$defs"]["model_file"], "$defs": schema["$defs"]}, path)
     spec = {"params": {}, "grid": {}, "resources": {}, "description": "", **spec, "name": name}
     try:
         estimator = INFERENCE_MODELS.get(spec["estimator"])

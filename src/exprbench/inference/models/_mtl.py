@@ -17,10 +17,6 @@ from torch import nn
 from ._torch_regressor import regression_loss
 from .dense import DenseRegressorBase
 
-DENSE_PARAMS = ("hidden_sizes", "architecture", "negative_slope", "dropout", "reg_loss", "learning_rate",
-                "weight_decay", "epochs", "batch_size", "device", "random_state", "verbose")
-
-
 def per_task_loss(prediction: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
     """The regression loss of each target gene (column), averaged over the batch."""
     difference = prediction - target

@@ -119,7 +119,3 @@ class TorchRegressor(RegressorMixin, BaseEstimator):
             total += float(np.abs(self.predict(xb) - yb).sum(dtype=np.float64))
             count += yb.size
         return total / max(count, 1)
-
-    @property
-    def n_parameters_(self) -> int:
-        return sum(p.numel() for p in self.network_.parameters())

@@ -9,6 +9,7 @@ CS_RUN = f"{CS_RESULTS}/runs/{{experiment}}/{{method}}/seed{{seed}}"
 CS_SUMMARY = f"{CS_RESULTS}/summary.tsv"
 CS_FIGURE_KINDS = ("correlation", "distance")
 
+COMPRESSED_SENSING_TARGETS = []
 if CS:
     CS_JOBS = compressed_sensing_jobs(CS)
     COMPRESSED_SENSING_TARGETS = [CS_SUMMARY] + [
@@ -17,12 +18,6 @@ if CS:
         for kind in CS_FIGURE_KINDS
         for ext in ("png", "svg")
     ]
-else:
-    CS_JOBS = []
-    COMPRESSED_SENSING_TARGETS = []
-
-
-if CS:
 
     rule compressed_sensing_fit:
         input:
@@ -54,7 +49,7 @@ if CS:
     rule compressed_sensing_summarize:
         localrule: True
         input:
-            [f"{CS_RESULTS}/runs/{j['experiment']}/{j['method']}/seed{j['seed']}/metrics.tsv" for j in CS_JOBS],
+            [f"{CS_RUN}/metrics.tsv".format(**j) for j in CS_JOBS],
         output:
             CS_SUMMARY,
         log:

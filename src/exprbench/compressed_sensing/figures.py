@@ -32,8 +32,9 @@ def _draw(table: pd.DataFrame, panels, title: str) -> Figure:
     figure = Figure(figsize=(4.2 * len(panels) + 1.6, 3.8), layout="constrained")
     axes = figure.subplots(1, len(panels), squeeze=False)
     colours = matplotlib.colormaps["tab10"].colors
+    methods = _methods(table)
     for ax, (column, label) in zip(axes[0], panels):
-        for i, method in enumerate(_methods(table)):
+        for i, method in enumerate(methods):
             stats = table[table["method"] == method].groupby("measurements")[column].agg(["mean", "std"])
             ax.errorbar(stats.index, stats["mean"], yerr=stats["std"].fillna(0), marker="o", ms=4, capsize=3,
                         color=colours[i % 10], label=method)
@@ -51,10 +52,10 @@ def make_figures(summary_path, figures_dir, experiment: str) -> list[Path]:
     table = table[table["experiment"] == experiment]
     if table.empty:
         raise ValueError(f"{summary_path}: no rows for experiment {experiment!r}")
+    n_seeds = table["seed"].nunique()
+    title = f"{experiment}: recovery from composite measurements (mean ± sd over {n_seeds} seed{'s' if n_seeds > 1 else ''})"
     written = []
-    for stem, (kind, panels) in zip(figure_stems(figures_dir, experiment), FIGURES.items()):
-        n_seeds = table["seed"].nunique()
-        figure = _draw(table, panels, f"{experiment}: recovery from composite measurements "
-                                      f"(mean ± sd over {n_seeds} seed{'s' if n_seeds > 1 else ''})")
+    for stem, panels in zip(figure_stems(figures_dir, experiment), FIGURES.values()):
+        figure = _draw(table, panels, title)
         written += save_figure(figure, stem)
     return written

@@ -12,6 +12,13 @@ SECTION_DEFAULTS = {"device": "auto", "threads": 1, "resources": {"mem_mb": 4000
 JOB_OWNED_PARAMS = ("sparsity", "random_state", "device")
 
 
+def _settable(method: str) -> list[str]:
+    """Parameters a config may set for ``method``: all but those the job owns."""
+    from .methods import METHODS
+
+    return sorted(set(METHODS.get(method)().get_params()) - set(JOB_OWNED_PARAMS))
+
+
 def _check_methods(name: str, experiment: dict, file) -> None:
     from .methods import METHODS
 
@@ -23,17 +30,17 @@ def _check_methods(name: str, experiment: dict, file) -> None:
         if method not in experiment["methods"]:
             raise ConfigError(file, f"{key}.method_params.{method}", "parameters for a method the experiment "
                               "does not run; add it to methods or remove them", experiment["methods"])
-        allowed = sorted(set(METHODS.get(method)().get_params()) - set(JOB_OWNED_PARAMS))
+        allowed = _settable(method)
         for param, value in params.items():
             if param not in allowed:
                 raise ConfigError(file, f"{key}.method_params.{method}.{param}", "unknown or job-owned parameter "
                                   "(sparsity, seeds and device are set at the experiment level)", allowed)
             if param in METHODS.names() and isinstance(value, dict):
                 # A nested method's parameters (nn_smaf: {smaf: {...}}).
-                inner = sorted(set(METHODS.get(param)().get_params()) - set(JOB_OWNED_PARAMS))
-                for name in value:
-                    if name not in inner:
-                        raise ConfigError(file, f"{key}.method_params.{method}.{param}.{name}",
+                inner = _settable(param)
+                for inner_param in value:
+                    if inner_param not in inner:
+                        raise ConfigError(file, f"{key}.method_params.{method}.{param}.{inner_param}",
                                           f"unknown {param} parameter", inner)
 
 

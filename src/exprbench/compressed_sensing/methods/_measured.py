@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...seeding import make_rng
+from ...devices import resolve_device
+from ...seeding import derive_seed, make_rng
 from ..measurement import observe
 from ._base import RecoveryMethod
+from ._mlp import TunedRegressor
 
 
 class MeasurementTrained(RecoveryMethod):
@@ -16,6 +18,16 @@ class MeasurementTrained(RecoveryMethod):
     def training_measurements(self, A: np.ndarray, snr: float) -> np.ndarray:
         rng = make_rng(self.random_state, "training measurements", A.shape[0])
         return observe(self.train_, A, snr, rng)
+
+    def fit_regressor(self, inputs: np.ndarray, A: np.ndarray):
+        """Tune and train the MLP from ``inputs`` (one row per training sample) to expression."""
+        self.regressor_ = TunedRegressor(self.hidden_sizes, self.learning_rates, self.l2_values, self.epochs,
+                                         self.batch_size, self.validation_fraction,
+                                         derive_seed(self.random_state, self.name, A.shape[0]),
+                                         resolve_device(self.device)).fit(inputs, self.train_,
+                                                                         f"{self.name} d={A.shape[0]}")
+        self.measurement_matrix_ = A.copy()
+        return self
 
     def check_measurement_matrix(self, A: np.ndarray) -> None:
         fitted = getattr(self, "measurement_matrix_", None)

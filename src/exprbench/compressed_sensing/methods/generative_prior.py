@@ -12,7 +12,6 @@ from __future__ import annotations
 import sys
 import time
 
-import numpy as np
 
 from ...seeding import derive_seed
 from . import register
@@ -90,22 +89,25 @@ class GenerativePrior(RecoveryMethod):
         self.decoder_ = vae.decoder.eval()
         for p in self.decoder_.parameters():
             p.requires_grad_(False)
+        from ...models._torch import as_device_tensor
+
+        # Made once: generate() runs at every step of every recovery.
+        self.low_ = as_device_tensor(self.scale_.low, self.device_)
+        self.span_ = as_device_tensor(self.scale_.span, self.device_)
         self.n_iter_ = self.epochs
         return self
 
     def generate(self, z):
         """G(z) in expression units (torch in, torch out)."""
-        import torch
-
-        low = torch.as_tensor(self.scale_.low, dtype=torch.float32, device=self.device_)
-        span = torch.as_tensor(self.scale_.span, dtype=torch.float32, device=self.device_)
-        return self.decoder_(z) * span + low
+        return self.decoder_(z) * self.span_ + self.low_
 
     def recover(self, Y, A):
         import torch
 
-        Yt = torch.as_tensor(np.asarray(Y), dtype=torch.float32, device=self.device_)
-        At = torch.as_tensor(np.asarray(A), dtype=torch.float32, device=self.device_)
+        from ...models._torch import as_device_tensor
+
+        Yt = as_device_tensor(Y, self.device_)
+        At = as_device_tensor(A, self.device_)
         generator = torch.Generator().manual_seed(derive_seed(self.random_state, "restarts", A.shape[0]))
         best_z, best_err = None, None
         for restart in range(self.n_restarts):

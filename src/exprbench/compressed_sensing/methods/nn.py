@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from ...seeding import derive_seed
 from . import register
 from ._base import check_expression
 from ._measured import MeasurementTrained
-from ._mlp import TunedRegressor
-from ...devices import resolve_device
 
 
 @register
@@ -35,13 +32,7 @@ class MeasurementMLP(MeasurementTrained):
         return self
 
     def fit_measurements(self, A, snr):
-        Y = self.training_measurements(A, snr)
-        self.regressor_ = TunedRegressor(self.hidden_sizes, self.learning_rates, self.l2_values, self.epochs,
-                                         self.batch_size, self.validation_fraction,
-                                         derive_seed(self.random_state, "nn", A.shape[0]),
-                                         resolve_device(self.device)).fit(Y, self.train_, f"nn d={A.shape[0]}")
-        self.measurement_matrix_ = A.copy()
-        return self
+        return self.fit_regressor(self.training_measurements(A, snr), A)
 
     def recover(self, Y, A):
         self.check_measurement_matrix(A)

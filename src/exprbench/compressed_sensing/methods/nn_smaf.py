@@ -8,12 +8,9 @@ training recoveries are in-sample for its dictionary, as in the study.
 
 from __future__ import annotations
 
-from ...seeding import derive_seed
 from . import register
 from ._base import check_expression
 from ._measured import MeasurementTrained
-from ._mlp import TunedRegressor
-from ...devices import resolve_device
 from .smaf import SMAF
 
 
@@ -46,14 +43,7 @@ class SMAFThenMLP(MeasurementTrained):
         return self
 
     def fit_measurements(self, A, snr):
-        recovered = self.smaf_.recover(self.training_measurements(A, snr), A)
-        self.regressor_ = TunedRegressor(self.hidden_sizes, self.learning_rates, self.l2_values, self.epochs,
-                                         self.batch_size, self.validation_fraction,
-                                         derive_seed(self.random_state, "nn_smaf", A.shape[0]),
-                                         resolve_device(self.device)).fit(recovered, self.train_,
-                                                                         f"nn_smaf d={A.shape[0]}")
-        self.measurement_matrix_ = A.copy()
-        return self
+        return self.fit_regressor(self.smaf_.recover(self.training_measurements(A, snr), A), A)
 
     def recover(self, Y, A):
         self.check_measurement_matrix(A)

@@ -102,7 +102,7 @@ rule ssl_figures:
         SSL_FIGURES,
     params:
         section=ssl_section(),
-        results_dir=SSL_RESULTS,
+        results_dir=lambda wildcards, input: os.path.dirname(input[0]),
         out_dir=figures_folder,
     log:
         "logs/ssl/figures.log",

@@ -122,7 +122,7 @@ def kept_columns() -> list[int]:
     return [i for i, s in enumerate(gct_sample_ids()) if s not in (NOT_RNASEQ, NOT_ANNOTATED)]
 
 
-def test_fetch_and_write_filters_labels_and_log_transforms(https_server, tmp_path):
+def test_fetch_and_write_filters_labels_and_stores_tpm(https_server, tmp_path):
     out, _ = fetch_and_write(https_server, tmp_path)
 
     with open_dataset(out) as data:
@@ -133,7 +133,7 @@ def test_fetch_and_write_filters_labels_and_log_transforms(https_server, tmp_pat
     assert expression.shape == (10, N_GENES) and expression.dtype == np.float32
     assert list(samples["sample_id"]) == [ids[i] for i in kept]
     assert NOT_RNASEQ not in set(samples["sample_id"]) and NOT_ANNOTATED not in set(samples["sample_id"])
-    np.testing.assert_allclose(expression, np.log2(tpm_matrix()[:, kept].T + 1), rtol=1e-6)
+    np.testing.assert_allclose(expression, tpm_matrix()[:, kept].T, rtol=1e-6)
 
     assert list(samples["tissue"]) == [tissue_of(i) for i in kept]
     assert list(samples["tissue_detail"]) == [TISSUES[tissue_of(i)] for i in kept]
@@ -145,20 +145,21 @@ def test_fetch_and_write_filters_labels_and_log_transforms(https_server, tmp_pat
 
     assert genes["gene_id"][0] == "ENSG00000000000"  # the store drops Ensembl versions and genes["symbol"][29] == "GENE29"
     assert provenance["source"] == "gtex" and GCT_NAME in provenance["source_version"]
-    assert provenance["preprocessing"][-1] == "log2(TPM + 1), float32"
+    assert provenance["values"] == "TPM"
+    assert not any("log2" in step for step in provenance["preprocessing"])
     assert "kept the 10 of 12 GCT samples" in provenance["preprocessing"][1]
     assert provenance["sample_counts"]["other_freeze"] == 1
     assert provenance["sample_counts"]["not_in_attributes"] == 1
     assert provenance["gct_dimensions"] == [N_GENES, 12]
 
 
-def test_log_transform_off_keeps_tpm(https_server, tmp_path):
-    out, _ = fetch_and_write(https_server, tmp_path, log_transform=False)
+def test_log_transform_on_stores_log2_tpm(https_server, tmp_path):
+    out, _ = fetch_and_write(https_server, tmp_path, log_transform=True)
 
     with open_dataset(out) as data:
-        np.testing.assert_allclose(data.read_expression(), tpm_matrix()[:, kept_columns()].T, rtol=1e-6)
-        assert data.provenance["values"] == "TPM"
-        assert not any("log2" in step for step in data.provenance["preprocessing"])
+        np.testing.assert_allclose(data.read_expression(), np.log2(tpm_matrix()[:, kept_columns()].T + 1), rtol=1e-6)
+        assert data.provenance["values"] == "log2(TPM + 1)"
+        assert data.provenance["preprocessing"][-1] == "log2(TPM + 1), float32"
 
 
 def test_donor_missing_from_phenotypes_has_no_sex(https_server, tmp_path):
@@ -279,4 +280,4 @@ def test_donor_is_the_first_two_fields_of_the_sample_id():
 
 def test_labels_are_declared_for_the_config_check():
     assert set(GTExV8.labels_for({})) == {"tissue", "tissue_detail", "sex"}
-    assert GTExV8.defaults == {"log_transform": True}
+    assert GTExV8.defaults == {"log_transform": False}

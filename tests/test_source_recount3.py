@@ -64,10 +64,10 @@ def source_for(server, tmp_path, **params) -> Recount3SRA:
     return Recount3SRA(files=files_on(server), **params)
 
 
-def expected_log2_tpm(run: str) -> np.ndarray:
+def expected_tpm(run: str) -> np.ndarray:
     lengths = np.array([g[2] for g in fx.GENES], dtype=float)
     rates = np.array(fx.COVERAGE[run], dtype=float) / lengths
-    return np.log2(rates / rates.sum() * 1e6 + 1)
+    return rates / rates.sum() * 1e6
 
 
 # ----------------------------------------------------------------------------- fetch
@@ -132,7 +132,7 @@ def fetched(release, tls, tmp_path):
     return source_for(release, tmp_path).fetch(tmp_path / "raw", **options(tls))
 
 
-def test_write_computes_log2_tpm_and_removes_single_cell_runs(fetched, release, tmp_path):
+def test_write_stores_tpm_by_default_and_removes_single_cell_runs(fetched, release, tmp_path):
     out = tmp_path / "recount3.h5"
     source_for(release, tmp_path).write(out, fetched)
 
@@ -142,14 +142,26 @@ def test_write_computes_log2_tpm_and_removes_single_cell_runs(fetched, release, 
     assert list(genes["gene_id"]) == list(unversioned([g[0] for g in fx.GENES]))
     assert list(genes["symbol"]) == ["GENEA", "GENEB", "GENEC", "GENED", "ENSG00000000005.1"]
     # SRR1001 by hand: coverage/length = 1, 2, 0, 1, 1 -> TPM 2e5, 4e5, 0, 2e5, 2e5
-    np.testing.assert_allclose(matrix[2], np.log2([200001, 400001, 1, 200001, 200001]), rtol=1e-6)
+    np.testing.assert_allclose(matrix[2], [200000, 400000, 0, 200000, 200000], rtol=1e-6)
     for row, run in enumerate(samples["sample_id"]):
-        np.testing.assert_allclose(matrix[row], expected_log2_tpm(run), rtol=1e-5)
+        np.testing.assert_allclose(matrix[row], expected_tpm(run), rtol=1e-5)
     assert matrix.dtype == np.float32
     assert provenance["n_removed_sparse"] == 1 and provenance["n_removed_scrna"] == 1
     assert provenance["n_runs_seen"] == 6 and provenance["n_projects"] == 2
-    assert "log2(TPM + 1), float32" in provenance["preprocessing"]
+    assert provenance["values"] == "TPM" and "TPM, float32" in provenance["preprocessing"]
+    assert not any("log2" in step for step in provenance["preprocessing"])
     assert len(provenance["source_version"].rsplit(" ", 1)[1]) == 64  # project list SHA-256
+
+
+def test_log_transform_param_stores_log2_tpm(fetched, release, tmp_path):
+    out = tmp_path / "recount3.h5"
+    source_for(release, tmp_path, log_transform=True).write(out, fetched)
+
+    with open_dataset(out) as data:
+        samples, matrix, provenance = data.samples, data.read_expression(), data.provenance
+    for row, run in enumerate(samples["sample_id"]):
+        np.testing.assert_allclose(matrix[row], np.log2(expected_tpm(run) + 1), rtol=1e-5)
+    assert provenance["values"] == "log2(TPM + 1)" and "log2(TPM + 1), float32" in provenance["preprocessing"]
 
 
 def test_reading_runs_in_small_batches_gives_the_same_store(fetched, release, tmp_path, monkeypatch):

@@ -26,9 +26,10 @@ provenance. Samples table:
   ``sex`` ("male" for code 1, "female" for code 2; missing when the donor is not in
   the phenotypes file).
 
-Values: log2(TPM + 1) as float32 by default (param ``log_transform: true``); with
-``log_transform: false`` the TPMs are stored as distributed. Either way the step is
-listed in the provenance.
+Values: the TPMs as distributed, float32, by default (param ``log_transform: false``;
+Heil et al. used TPM unlogged); ``log_transform: true`` stores log2(TPM + 1) instead.
+A log, when wanted, belongs to a task's ``preprocessing.log2``. Either way the
+provenance says which (``values``).
 
 The GCT is gene-major and the store sample-major, and the full float32 matrix is
 about 3.9 GB, so it is never held in memory. The conversion streams in two passes:
@@ -234,7 +235,7 @@ def sample_table(gct_sample_ids: list[str], attributes_path: Path,
 class GTExV8(DataSource):
     name = "gtex"
     label_columns = ("tissue", "tissue_detail", "sex")
-    defaults = {"log_transform": True}
+    defaults = {"log_transform": False}
     #: Values parsed per gene block (pass 1) and appended per sample block (pass 2);
     #: they bound peak memory, whatever the matrix size.
     parse_block_values = 4_000_000

@@ -33,7 +33,10 @@ runs, so memory holds at most one such batch (about 0.5 GB of float32 rates):
    sum to 1e6. recount3's gene sums are summed base-pair coverage, i.e. about
    ``reads x read_length``; the read length is one constant per run, so it cancels in
    the per-run rescaling and the result equals TPM computed from read counts.
-4. ``log2(TPM + 1)``, stored as float32.
+4. Stored as float32 TPM, as recount3's gene sums give it and as Heil et al. used
+   it; with the param ``log_transform: true``, ``log2(TPM + 1)`` instead. A log, when
+   wanted, belongs to a task's ``preprocessing.log2``, so the store stays what the
+   source publishes.
 
 Samples table:
 
@@ -95,6 +98,7 @@ class Recount3SRA(DataSource):
         "projects": None,  # project accessions to keep; None keeps every human SRA project
         "max_zero_fraction": 0.75,
         "sex_labels_path": "data/manual/combined_human_mouse_meta_v2.csv",
+        "log_transform": False,  # True stores log2(TPM + 1) instead of TPM
     }
 
     # ------------------------------------------------------------------ labels
@@ -199,7 +203,7 @@ class Recount3SRA(DataSource):
         return projects
 
     def _project_blocks(self, project: str, gene_sums: Path, bulk: pd.DataFrame, genes: pd.DataFrame):
-        """(samples, log2 TPM block) of the project's non-sparse runs, in batches.
+        """(samples, TPM block) of the project's non-sparse runs, in batches.
 
         Runs are read in batches of at most ``_RUNS_PER_PASS``, so a project with tens
         of thousands of runs never needs its whole matrix in memory (each batch
@@ -216,7 +220,10 @@ class Recount3SRA(DataSource):
                 "donor": kept["sample_acc"].fillna(kept["external_id"]).to_numpy(),
                 "tissue": kept["curated.tissue"].to_numpy(),
             })
-            yield samples, log2_tpm(rates[keep])
+            values = tpm(rates[keep])
+            if self.params["log_transform"]:
+                np.log2(values + np.float32(1.0), out=values)
+            yield samples, values
 
     def _sex_labels(self) -> tuple[dict[str, str], dict | None]:
         path = Path(self.params["sex_labels_path"])
@@ -239,8 +246,9 @@ class Recount3SRA(DataSource):
                 f"removed runs with more than {self.params['max_zero_fraction']:.0%} of {ANNOTATION} genes at zero",
                 f"TPM from base-pair coverage: coverage / bp_length ({ANNOTATION} GTF score), "
                 "scaled per run to sum 1e6 (read length cancels)",
-                "log2(TPM + 1), float32",
+                "log2(TPM + 1), float32" if self.params["log_transform"] else "TPM, float32",
             ],
+            "values": "log2(TPM + 1)" if self.params["log_transform"] else "TPM",
             "params": dict(self.params),
             "annotation": ANNOTATION,
             "n_projects": len(projects),
@@ -416,13 +424,12 @@ def _gene_sums_header(path: Path) -> tuple[int, list[str]]:
     raise Recount3Error(f"{path}: no header line after the comments; the gene sums file is empty or truncated")
 
 
-def log2_tpm(rates: np.ndarray) -> np.ndarray:
-    """log2(TPM + 1) from per-gene rates (coverage / length): each row scaled to sum 1e6."""
+def tpm(rates: np.ndarray) -> np.ndarray:
+    """TPM from per-gene rates (coverage / length): each row scaled to sum 1e6."""
     totals = rates.sum(axis=1, dtype=np.float64)
     if (totals <= 0).any():
         raise Recount3Error("a kept run has no coverage on any gene")
-    tpm = rates * (1e6 / totals)[:, None].astype(np.float32)
-    return np.log2(tpm + np.float32(1.0), dtype=np.float32)
+    return (rates * (1e6 / totals)[:, None].astype(np.float32)).astype(np.float32, copy=False)
 
 
 def read_flynn_sex_labels(path: Path) -> dict[str, str]:

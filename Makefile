@@ -10,8 +10,11 @@ CORES ?= all
 
 # The rules call the `exprbench` command, so the virtualenv goes first on PATH.
 # --keep-going: a failing job stops only what depends on it, not the other families.
+# --rerun-incomplete: after an interruption, outputs a killed job left are redone
+# (the lock a killed run left is removed by the workflow itself, see run_lock.py).
 run: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --keep-going --configfile $(CONFIG)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --keep-going --rerun-incomplete \
+		--show-failed-logs --configfile $(CONFIG)
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

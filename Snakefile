@@ -40,3 +40,9 @@ onsuccess:
                             ("gene inference", INFERENCE_TARGETS), ("compressed sensing", COMPRESSED_SENSING_TARGETS)]:
         if targets:
             print(f"\n{family} results:\n  " + "\n  ".join(targets))
+    # Failed fits are recorded so the rest completes, but a task left with no
+    # result at all is a failed run.
+    failed_tasks = failed_tasks_report(SUMMARY) if CLASSIFICATION_TARGETS else []
+    if failed_tasks:
+        print("\n" + "\n".join(failed_tasks), file=sys.stderr)
+        raise SystemExit(1)

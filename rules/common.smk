@@ -1,12 +1,15 @@
 # Config validation and the helpers the rules use. No rules here.
 import json
 import os
+import sys
 
 from snakemake.exceptions import WorkflowError
 
 from exprbench import config as exprbench_config
 from exprbench.devices import gpus_per_fit, local_gpu_count
 from exprbench.sources import SOURCES
+from exprbench.run_lock import claim_run
+from exprbench.summary import failed_tasks_report
 from exprbench.tasks import dropped_samples_report
 
 CONFIG_FILE = workflow.configfiles[-1] if workflow.configfiles else "config"
@@ -15,6 +18,11 @@ try:
     CFG = exprbench_config.resolve(config, CONFIG_FILE)
 except exprbench_config.ConfigError as err:
     raise WorkflowError(f"Invalid config: {err}") from None
+
+# A run killed earlier leaves its lock behind; remove it when its process is gone.
+if workflow.is_main_process:
+    for message in claim_run():
+        print(message, file=sys.stderr)
 
 DATA_DIR = CFG["data_dir"]
 RESULTS_DIR = CFG["results_dir"]

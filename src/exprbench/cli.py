@@ -7,6 +7,7 @@ import importlib
 import json
 import os
 import sys
+import zlib
 from pathlib import Path
 
 from .atomic import write_table
@@ -56,6 +57,7 @@ def _manifest(args) -> None:
 
     task = json.loads(args.task)
     with open_dataset(args.dataset_file) as reader:
+        reader.check_finite()
         manifest = build_manifest(reader, task, args.config_file)
     write_manifest(args.out, manifest)
     dropped = manifest["n_dropped_missing_label"]
@@ -100,7 +102,7 @@ def _record_failure(args) -> int:
 
 
 def _summarize(args) -> None:
-    from .summary import write_summary
+    from .summary import tasks_where_every_fit_failed, write_summary
 
     table = write_summary(args.metrics, args.out)
     failed = table[table["status"] == "failed"] if "status" in table else table.iloc[:0]
@@ -108,6 +110,8 @@ def _summarize(args) -> None:
     for _, row in failed.iterrows():
         print(f"  failed: {row['task']} {row['model']} {row['signal_removal']} seed {row['seed']} "
               f"fold {row['fold']}: {row['error']}", file=sys.stderr)
+    for task in tasks_where_every_fit_failed(table):
+        print(f"  task {task}: every fit failed", file=sys.stderr)
 
 
 def _figures(args) -> None:
@@ -209,7 +213,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         status = args.func(args)
-    except (ValueError, OSError, KeyError) as err:
+    except (ValueError, OSError, KeyError, EOFError, zlib.error) as err:  # EOFError, zlib: damaged gzip input
         # Input problems get one readable line; EXPRBENCH_DEBUG=1 shows the traceback.
         if os.environ.get("EXPRBENCH_DEBUG"):
             raise

@@ -8,7 +8,8 @@ Layout of one file (one dataset):
     /genes/symbol        UTF-8 strings
     /arrays/<name>       optional numeric arrays that belong with the data (e.g. reference quantiles)
     attributes on /      format_version, source, source_version, preprocessing (JSON),
-                         exprbench_version, sample_columns (JSON list)
+                         exprbench_version, sample_columns (JSON list), all_finite
+                         (set by the writer, which refuses NaN and infinite values)
 
 Every samples table has ``sample_id``, ``study`` and ``donor`` columns; every other
 column is a label that tasks may use.
@@ -75,6 +76,25 @@ def _chunk_shape(n_samples: int, n_genes: int) -> tuple[int, int]:
     return rows, genes_per_chunk
 
 
+def first_non_finite(block: np.ndarray) -> tuple[int, int] | None:
+    """(row, column) of the first NaN or infinite cell of a 2-D block, or None."""
+    bad = ~np.isfinite(block)
+    if not bad.any():
+        return None
+    row = int(np.flatnonzero(bad.any(axis=1))[0])
+    return row, int(np.flatnonzero(bad[row])[0])
+
+
+def non_finite_error(path, row: int, column: int, value, sample_id=None, gene_id=None) -> StoreError:
+    sample = f" (sample {sample_id})" if sample_id is not None else ""
+    gene = f" (gene {gene_id})" if gene_id is not None else ""
+    return StoreError(
+        f"{path}: expression value {value} at sample row {row}{sample}, gene column {column}{gene} is not finite; "
+        "remove or impute NaN and infinite values before the data enter the store "
+        "(for a prepared store: delete it so that the prepare step rebuilds it)"
+    )
+
+
 def _as_strings(values: pd.Series) -> np.ndarray:
     return np.array(["" if pd.isna(v) else str(v) for v in values], dtype=object)
 
@@ -86,8 +106,9 @@ class DatasetStream:
     after :meth:`finish`.
     """
 
-    def __init__(self, h5: h5py.File, genes: pd.DataFrame, expected_samples: int | None):
+    def __init__(self, h5: h5py.File, genes: pd.DataFrame, expected_samples: int | None, path=None):
         self._h5 = h5
+        self._path = path
         self.genes = genes.reset_index(drop=True).copy()
         self.genes["gene_id"] = unversioned(self.genes["gene_id"])
         n_genes = len(self.genes)
@@ -105,6 +126,11 @@ class DatasetStream:
         if block.ndim != 2 or block.shape[1] != self._matrix.shape[1]:
             raise StoreError(f"block of shape {block.shape} does not have {self._matrix.shape[1]} gene columns")
         start = self.n_samples
+        bad = first_non_finite(block)
+        if bad is not None:
+            row, column = bad
+            raise non_finite_error(self._path, start + row, column, block[row, column],
+                                   gene_id=self.genes["gene_id"].iloc[column])
         self._matrix.resize(start + block.shape[0], axis=0)
         self._matrix[start:, :] = block
         self.n_samples += block.shape[0]
@@ -132,6 +158,7 @@ class DatasetStream:
         attrs["extra"] = json.dumps(provenance, sort_keys=True, default=str)
         attrs["exprbench_version"] = __version__
         attrs["sample_columns"] = json.dumps(list(samples.columns))
+        attrs["all_finite"] = True  # every block passed append's check
         self.finished = True
 
 
@@ -141,7 +168,7 @@ def stream_dataset(path: str | Path, genes: pd.DataFrame, expected_samples: int 
     ``finish`` was called and no error occurred."""
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as h5:
-            stream = DatasetStream(h5, genes, expected_samples)
+            stream = DatasetStream(h5, genes, expected_samples, path=path)
             yield stream
         if not stream.finished:
             raise StoreError(f"{path}: dataset stream closed without finish(); nothing was written")
@@ -217,6 +244,19 @@ class DatasetReader:
             raise StoreError(f"{self.path}: no stored array {name!r} (has: {', '.join(self.array_names()) or 'none'})")
         return self._h5["arrays"][name][...]
 
+    def check_finite(self, block_rows: int = 1024) -> None:
+        """Raise a :class:`StoreError` naming the first NaN or infinite cell.
+
+        A store this package wrote is finite by construction and is not read
+        again; one from elsewhere (or an older writer) is scanned block by block.
+        """
+        if self._h5.attrs.get("all_finite", False):
+            return
+        n_samples = self.shape[0]
+        for start in range(0, n_samples, block_rows):
+            stop = min(start + block_rows, n_samples)
+            self._finite(self._h5["expression"][start:stop], np.arange(start, stop))
+
     def read_expression(self, rows=None, columns=None, block_rows: int = 1024) -> np.ndarray:
         """Return the float32 matrix for the given sample rows (all rows when None).
 
@@ -228,7 +268,7 @@ class DatasetReader:
             return self._read_columns(rows, np.asarray(columns, dtype=np.int64), block_rows)
         dataset = self._h5["expression"]
         if rows is None:
-            return dataset[...]
+            return self._finite(dataset[...], np.arange(dataset.shape[0]))
         rows = np.asarray(rows, dtype=np.int64)
         if rows.size == 0:
             return np.empty((0, dataset.shape[1]), dtype=np.float32)
@@ -236,10 +276,20 @@ class DatasetReader:
             raise IndexError(f"{self.path}: sample row out of range 0..{dataset.shape[0] - 1}")
         order = np.argsort(rows, kind="stable")
         unique_sorted, inverse = np.unique(rows[order], return_inverse=True)
-        block = dataset[unique_sorted, :]
+        block = self._finite(dataset[unique_sorted, :], unique_sorted)
         out = np.empty((rows.size, dataset.shape[1]), dtype=np.float32)
         out[order] = block[inverse]
         return out
+
+    def _finite(self, block: np.ndarray, store_rows: np.ndarray) -> np.ndarray:
+        """``block`` unchanged, or a clear error where a store was altered to hold NaN or inf."""
+        bad = first_non_finite(block)
+        if bad is not None:
+            row, column = bad
+            store_row = int(store_rows[row])
+            raise non_finite_error(self.path, store_row, column, block[row, column],
+                                   self.samples["sample_id"].iloc[store_row], self.genes["gene_id"].iloc[column])
+        return block
 
     def _read_columns(self, rows, columns: np.ndarray, block_rows: int) -> np.ndarray:
         n_samples, n_genes = self.shape

@@ -26,9 +26,21 @@ def failure_row(task: dict, model: str, dataset: str, signal_removal: str, seed:
     }
 
 
-def failed_fits(summary_path) -> pd.DataFrame:
+def tasks_where_every_fit_failed(table: pd.DataFrame) -> dict[str, str]:
+    """Tasks none of whose fits succeeded, each with its first error: such a task
+    has no result at all, which a run must not report as success."""
+    if table.empty or "status" not in table:
+        return {}
+    ok = table.groupby("task")["status"].agg(lambda status: (status != "failed").any())
+    return {task: table.loc[(table["task"] == task) & (table["status"] == "failed"), "error"].iloc[0]
+            for task in ok.index[~ok]}
+
+
+def failed_tasks_report(summary_path) -> list[str]:
+    """One line per task whose every fit failed (empty when none did)."""
     table = pd.read_csv(summary_path, sep="\t", keep_default_na=False, na_values=[""])
-    return table[table["status"] == "failed"] if "status" in table else table.iloc[:0]
+    return [f"task {task}: every fit failed, so it has no result (first error: {error})"
+            for task, error in tasks_where_every_fit_failed(table).items()]
 
 
 def collect(metric_files) -> pd.DataFrame:

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import gzip
 import re
-import tempfile
 import zlib
 from collections import Counter
 from pathlib import Path
@@ -52,6 +51,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
+from ..atomic import scratch_folder
 from ..download import read_manifest
 from ..store import stream_dataset
 from . import DataSource
@@ -93,8 +93,8 @@ class TcgaXena(DataSource):
 
         out_path = Path(out_path)
         out_path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=f".{out_path.name}.", dir=out_path.parent) as scratch:
-            transposed = Path(scratch) / "samples_by_genes.h5"
+        with scratch_folder(out_path) as scratch:
+            transposed = scratch / "samples_by_genes.h5"
             with h5py.File(transposed, "w", rdcc_nbytes=self._column_of_chunks_bytes(len(kept))) as h5:
                 symbols, counts = self._transpose_complete_genes(expression_path, header, kept_columns, h5)
                 genes = _genes_table(symbols)

@@ -64,6 +64,9 @@ def _manifest(args) -> None:
     counts = ", ".join(f"{k}: {v}" for k, v in manifest["class_counts"].items())
     note = f"; {dropped} samples without a {task['label']!r} label dropped" if dropped else ""
     print(f"task {task['name']}: {len(manifest['rows'])} samples ({counts}){note}", file=sys.stderr)
+    if manifest["pair_classes"]:
+        print(f"task {task['name']}: pairs of the {len(manifest['pair_classes'])} most common classes: "
+              f"{', '.join(manifest['pair_classes'])}", file=sys.stderr)
 
 
 def _fit(args) -> None:

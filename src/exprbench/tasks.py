@@ -39,6 +39,11 @@ def build_manifest(reader: DatasetReader, task: dict, config_file="config") -> d
         present = present & values.astype(str).isin(task["classes"]).to_numpy()
     rows = np.flatnonzero(present)
     classes, counts = np.unique(values[present].astype(str).to_numpy(), return_counts=True)
+    pair_classes = []
+    if task["kind"] == "binary_pairs":
+        # The top_n most common classes in this store (ties in name order), taken from
+        # the data at manifest time rather than from a list fixed in the config.
+        pair_classes = sorted(str(c) for c in classes[np.argsort(-counts, kind="stable")[: task["top_n"]]])
 
     kind = task["kind"]
     if kind == "binary" and len(classes) != 2:
@@ -48,10 +53,7 @@ def build_manifest(reader: DatasetReader, task: dict, config_file="config") -> d
         )
     if len(classes) < 2:
         raise TaskError(f"{key}.label: {label!r} has fewer than 2 classes in {reader.path}")
-    pairs = []
-    if kind == "binary_pairs":
-        top = classes[np.argsort(-counts, kind="stable")[: task["top_n"]]]
-        pairs = [sorted(pair) for pair in itertools.combinations(sorted(top), 2)]
+    pairs = [list(pair) for pair in itertools.combinations(pair_classes, 2)]
 
     group_column = GROUP_COLUMNS[task["split"]["by"]]
     n_groups = samples.loc[present, group_column].nunique()
@@ -67,6 +69,8 @@ def build_manifest(reader: DatasetReader, task: dict, config_file="config") -> d
         "kind": kind,
         "classes": classes.tolist(),
         "class_counts": dict(zip(classes.tolist(), counts.tolist())),
+        # binary_pairs: the top_n classes by class_counts, the pairs' classes.
+        "pair_classes": pair_classes,
         "pairs": pairs,
         "rows": rows.tolist(),
         "n_dropped_missing_label": int(values.isna().sum()),

@@ -18,10 +18,19 @@ from pathlib import Path
 class Route:
     """What the server answers for one path.
 
-    fail_first: answer the first N requests with 503 (plus Retry-After when set).
+    fail_first: answer the first N requests with ``fail_status`` (503 by default; 500,
+    429, ...), plus Retry-After when set.
     drop_after: on the first ``drop_times`` body-serving requests, send only this many
     body bytes and then close the connection.
+    changes_to: after the first dropped response the file changes upstream to this body
+    (with a new ETag), as when a release is replaced while someone downloads it.
+    honour_if_range: False answers a Range request with 206 even when If-Range names an
+    older ETag, as some servers and proxies do.
     stall_after / stall_seconds: send this many bytes, then go silent (read timeouts).
+    trickle: (bytes, seconds): send the body this many bytes at a time with a pause
+    between, never pausing long enough for a read timeout; stops after trickle_max_s.
+    send_length: False leaves out Content-Length and ends the body by closing.
+    content_encoding: a Content-Encoding header to send with the body as is.
     """
 
     body: bytes = b""
@@ -29,11 +38,18 @@ class Route:
     etag: str | None = None
     honour_range: bool = True
     fail_first: int = 0
+    fail_status: int = 503
     retry_after: str | None = None
     drop_after: int | None = None
     drop_times: int = 1
+    changes_to: bytes | None = None
+    honour_if_range: bool = True
     stall_after: int | None = None
     stall_seconds: float = 0.0
+    trickle: tuple[int, float] | None = None
+    trickle_max_s: float = 5.0
+    send_length: bool = True
+    content_encoding: str | None = None
     delay: float = 0.0
     redirect_to: str | None = None
     content_type: str = "application/octet-stream"
@@ -43,7 +59,15 @@ class Route:
 
     def __post_init__(self):
         if self.etag is None:
-            self.etag = '"' + hashlib.md5(self.body).hexdigest() + '"'
+            self.etag = _etag_of(self.body)
+
+    def change_upstream(self) -> None:
+        if self.changes_to is not None:
+            self.body, self.etag, self.changes_to = self.changes_to, _etag_of(self.changes_to), None
+
+
+def _etag_of(body: bytes) -> str:
+    return '"' + hashlib.md5(body).hexdigest() + '"'
 
 
 @dataclass
@@ -122,7 +146,7 @@ def _handler_for(server: FileServer):
                 failing = route.served <= route.fail_first
             if failing:
                 extra = {"Retry-After": route.retry_after} if route.retry_after else {}
-                return self._plain(503, b"busy", extra)
+                return self._plain(route.fail_status, b"busy", extra)
             if route.redirect_to:
                 return self._plain(302, b"", {"Location": route.redirect_to})
             if route.status != 200:
@@ -133,7 +157,8 @@ def _handler_for(server: FileServer):
             body, start = route.body, 0
             range_header = self.headers.get("Range")
             if_range = self.headers.get("If-Range")
-            use_range = route.honour_range and range_header and if_range in (None, route.etag)
+            validator_ok = if_range in (None, route.etag) or not route.honour_if_range
+            use_range = route.honour_range and range_header and validator_ok
             if use_range:
                 start = int(range_header.removeprefix("bytes=").split("-")[0])
                 if start >= len(body):
@@ -144,7 +169,13 @@ def _handler_for(server: FileServer):
                 self.send_response(200)
             payload = body[start:]
             self.send_header("Content-Type", route.content_type)
-            self.send_header("Content-Length", str(len(payload)))
+            if route.send_length:
+                self.send_header("Content-Length", str(len(payload)))
+            else:
+                self.send_header("Connection", "close")
+                self.close_connection = True
+            if route.content_encoding:
+                self.send_header("Content-Encoding", route.content_encoding)
             self.send_header("ETag", route.etag)
             self.send_header("Last-Modified", "Mon, 01 Jan 2024 00:00:00 GMT")
             self.send_header("Accept-Ranges", "bytes")
@@ -154,12 +185,16 @@ def _handler_for(server: FileServer):
                 stall = route.stall_after is not None and route.stalls_done < 1
                 route.drops_done += drop
                 route.stalls_done += stall
+                if drop:
+                    route.change_upstream()
             if drop:
                 self.wfile.write(payload[: route.drop_after])
                 self.wfile.flush()
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
                 return
+            if route.trickle:
+                return self._trickle(payload, *route.trickle, route.trickle_max_s)
             if stall:
                 self.wfile.write(payload[: route.stall_after])
                 self.wfile.flush()
@@ -167,6 +202,16 @@ def _handler_for(server: FileServer):
                 self.close_connection = True
                 return
             self.wfile.write(payload)
+
+        def _trickle(self, payload: bytes, step: int, pause: float, max_seconds: float):
+            deadline = time.monotonic() + max_seconds  # bounded, whatever the client does
+            for at in range(0, len(payload), step):
+                if time.monotonic() > deadline:
+                    break
+                self.wfile.write(payload[at: at + step])
+                self.wfile.flush()
+                time.sleep(pause)
+            self.close_connection = True
 
         def _plain(self, status: int, body: bytes, headers: dict | None = None):
             self.send_response(status)

@@ -8,7 +8,16 @@ Layout next to a destination ``data/raw/x.gz`` while it downloads:
 
 - ``x.gz.part``: the bytes received so far; a rerun resumes it with a Range request.
 - ``x.gz.part.json``: where those bytes came from (URL, ETag, Last-Modified), so a
-  resume never splices two versions of a file that changed upstream.
+  resume never splices two versions of a file that changed upstream: a resumed answer
+  whose ETag or Last-Modified differs restarts the file from zero.
+
+Checks that need no pinned checksum: HTML error pages (by Content-Type, and by content
+past comments), gzip integrity, a Content-Encoding the file name does not allow, bodies
+without Content-Length (confirmed complete by a Range request), and a minimum average
+rate per attempt, so a server that trickles bytes cannot hold a job forever.
+
+A lock file (:class:`DownloadLock`, ``config/datasets/<name>.lock.json``) holds the size
+and SHA-256 each URL served on its first download; later downloads must match it.
 
 A shared cache (``EXPRBENCH_CACHE``, default ``~/.cache/exprbench``) keeps one copy of
 every file downloaded, keyed by URL, so another checkout or data folder gets it by
@@ -48,21 +57,31 @@ _CHUNK = 1 << 20
 _MAX_REDIRECTS = 10
 _RETRYABLE_STATUS = {408, 429} | set(range(500, 600))
 _GZIP_MAGIC = b"\x1f\x8b"
-_HTML_STARTS = (b"<!doctype html", b"<html")
+_HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<title")
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+# Files that start like this are data even if a server labels them text/html.
+_BINARY_MAGICS = (_GZIP_MAGIC, b"PK\x03\x04", b"\x89HDF\r\n\x1a\n")
+_SNIFF_BYTES = 4096
+LOCK_SUFFIX = ".lock.json"
 _USER_AGENT = f"exprbench/{__version__} (+python-requests)"
 
 
-class DownloadError(Exception):
+class DownloadError(OSError):
     """A download failed; the message names the URL, the destination and the fix."""
 
 
 class _Retryable(Exception):
-    """A failure worth another attempt: connection trouble, timeouts, 5xx, 408, 429."""
+    """A failure worth another attempt: connection trouble, timeouts, 5xx, 408, 429.
 
-    def __init__(self, reason: str, retry_after: float | None = None):
+    ``slow``: the attempt was stopped for sending too little; it counts as a failure
+    even though it added bytes, so a trickling server cannot keep a job forever.
+    """
+
+    def __init__(self, reason: str, retry_after: float | None = None, slow: bool = False):
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
+        self.slow = slow
 
 
 @dataclass(frozen=True)
@@ -77,14 +96,101 @@ class DownloadItem:
 
 
 @dataclass(frozen=True)
+class DownloadLock:
+    """Size and SHA-256 that each URL served when it was locked; later downloads must match.
+
+    The file is JSON, ``{"files": {URL: {"size": N, "sha256": HEX}}}`` plus free-form keys;
+    :func:`write_lock` adds entries. An entry pins only what that URL serves, so mirrors
+    that hold different containers of the same data (a zip and a tarball) can both be
+    pinned. A missing file is an empty lock.
+    """
+
+    path: Path
+    files: Mapping[str, Mapping]
+
+    @classmethod
+    def read(cls, path: str | os.PathLike) -> "DownloadLock":
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            return cls(path, {})
+        except (OSError, ValueError) as error:
+            raise DownloadError(f"cannot read the download lock {path}: {error}; fix the file, or delete "
+                                f"it and rerun `exprbench download --lock` to write it again") from error
+        files = data.get("files") if isinstance(data, dict) else None
+        if not isinstance(files, dict):
+            raise DownloadError(f"download lock {path}: expected an object with key 'files' mapping URLs to "
+                                f"{{size, sha256}}; fix the file or delete it and rerun `exprbench download --lock`")
+        for url, entry in files.items():
+            size, sha256 = (entry.get("size"), entry.get("sha256")) if isinstance(entry, dict) else (None, None)
+            if not isinstance(entry, dict) or not (isinstance(size, int) and size >= 0 or size is None) \
+                    or not (sha256 is None or isinstance(sha256, str) and len(sha256) == 64):
+                raise DownloadError(f"download lock {path}: files.{url} needs 'size' (bytes) and/or 'sha256' "
+                                    f"(64 hex digits), got {entry!r}; fix or delete that entry")
+        return cls(path, files)
+
+    def expected(self, url: str) -> tuple[int | None, str | None]:
+        entry = self.files.get(url) or {}
+        return entry.get("size"), entry.get("sha256")
+
+
+def lock_path_for(definition: str | os.PathLike) -> Path:
+    """The lock file that belongs to a dataset definition YAML (``x.yaml`` -> ``x.lock.json``)."""
+    definition = Path(definition)
+    return definition.with_name(definition.name.rsplit(".", 1)[0] + LOCK_SUFFIX)
+
+
+def write_lock(path: str | os.PathLike, entries: Mapping[str, Mapping]) -> int:
+    """Add ``{URL: {size, sha256, ...}}`` to the lock at ``path`` (kept entries win); return
+    how many were new. A URL already locked is never re-pinned here: delete its entry first."""
+    path = Path(path)
+    lock = DownloadLock.read(path)
+    data = _read_json(path) if lock.files else {}
+    data.setdefault("about", "Size and SHA-256 each URL served, written by `exprbench download --lock` "
+                             "and checked by every later download. To accept a new upstream version, "
+                             "delete its entry and run `exprbench download --lock` again.")
+    files = dict(lock.files)
+    added = 0
+    for url, entry in entries.items():
+        if url not in files:
+            files[url] = {"size": int(entry["size"]), "sha256": str(entry["sha256"])}
+            added += 1
+    data["files"] = dict(sorted(files.items()))
+    write_text(path, json.dumps(data, indent=1) + "\n")
+    return added
+
+
+@dataclass(frozen=True)
 class _Expected:
     size: int | None
     md5: str | None
     sha256: str | None
+    lock: Path | None = None       # the lock file, when size or sha256 came from it
+    lock_fields: frozenset = frozenset()
 
     @property
     def has_checksum(self) -> bool:
         return bool(self.md5 or self.sha256)
+
+    def for_url(self, url: str, lock: "DownloadLock | None") -> "_Expected":
+        """These expectations plus what ``lock`` holds for ``url`` (the definition's own pins win)."""
+        if lock is None:
+            return self
+        size, sha256 = lock.expected(url)
+        fields = frozenset(name for name, mine, locked in (("size", self.size, size), ("sha256", self.sha256, sha256))
+                           if mine is None and locked is not None)
+        if not fields:
+            return self
+        return _Expected(self.size if self.size is not None else size, self.md5, self.sha256 or sha256,
+                         lock.path, fields)
+
+    def fix(self, field: str, default: str) -> str:
+        if field not in self.lock_fields:
+            return default
+        return (f"the URL no longer serves what the lock file {self.lock} recorded. If the source published "
+                f"a new version on purpose, delete this URL's entry from {self.lock} and run "
+                f"`exprbench download --lock` to pin the new one; otherwise rerun later or use another mirror")
 
 
 @dataclass(frozen=True)
@@ -98,11 +204,16 @@ class _Settings:
     allow_http: bool
     verify: bool | str
     session: requests.Session | None
+    min_rate: float
+    rate_window: float
+    lock: DownloadLock | None
 
     @classmethod
     def build(cls, *, cache_dir=None, use_cache=True, retries=5, backoff=1.0, max_wait=60.0,
               timeout=60.0, progress=True, allow_http=False, ca_bundle=None, session=None,
-              concurrent=False) -> "_Settings":
+              min_rate=10_000.0, rate_window=60.0, lock=None, concurrent=False) -> "_Settings":
+        if min_rate < 0 or rate_window <= 0:
+            raise ValueError(f"min_rate must be >= 0 and rate_window > 0, got {min_rate} and {rate_window}")
         if progress:
             mode = "tty" if sys.stderr.isatty() and not concurrent else "lines"
         else:
@@ -114,7 +225,8 @@ class _Settings:
             # Passed on every request: a caller's session with verify=False cannot turn
             # certificate checks off, and REQUESTS_CA_BUNDLE still applies when True.
             verify=str(ca_bundle) if ca_bundle else True,
-            session=session,
+            session=session, min_rate=float(min_rate), rate_window=float(rate_window),
+            lock=DownloadLock.read(lock) if isinstance(lock, (str, os.PathLike)) else lock,
         )
 
 
@@ -138,6 +250,9 @@ def download(
     allow_http: bool = False,
     ca_bundle: str | os.PathLike | None = None,
     session: requests.Session | None = None,
+    min_rate: float = 10_000.0,
+    rate_window: float = 60.0,
+    lock: DownloadLock | str | os.PathLike | None = None,
 ) -> Path:
     """Download a file to ``dest`` and return ``dest``.
 
@@ -147,12 +262,16 @@ def download(
     progress, with waits of ``backoff * 2**n`` seconds (or the server's Retry-After),
     at most ``max_wait``. ``ca_bundle``: a PEM file of CAs to trust instead of the
     default ones (certificates are always verified). ``allow_http``: accept plain
-    ``http://`` URLs (local test servers only).
+    ``http://`` URLs (local test servers only). ``timeout``: seconds a single read may
+    wait. ``min_rate``: an attempt that averages fewer bytes per second than this over
+    any ``rate_window`` seconds is stopped and counts as a failed attempt (0 turns the
+    check off). ``lock``: a :class:`DownloadLock` or its path; the size and SHA-256 it
+    holds for a URL are checked like ``expected_size`` and ``sha256``.
     """
     settings = _Settings.build(
         cache_dir=cache_dir, use_cache=use_cache, retries=retries, backoff=backoff,
         max_wait=max_wait, timeout=timeout, progress=progress, allow_http=allow_http,
-        ca_bundle=ca_bundle, session=session,
+        ca_bundle=ca_bundle, session=session, min_rate=min_rate, rate_window=rate_window, lock=lock,
     )
     return _download(_url_list(url_or_urls), Path(dest), _Expected(expected_size, md5, sha256), settings)
 
@@ -200,17 +319,18 @@ def _download(urls: list[str], dest: Path, expected: _Expected, settings: _Setti
     for url in urls:
         _check_scheme(url, settings.allow_http, dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    if _manifest_hit(dest, urls, expected):
+    by_url = {url: expected.for_url(url, settings.lock) for url in urls}
+    if _manifest_hit(dest, by_url, expected):
         return dest
     cache = _Cache(settings.cache_dir) if settings.cache_dir else None
-    if cache and _restore_from_cache(cache, urls, dest, expected):
+    if cache and _restore_from_cache(cache, by_url, dest):
         return dest
 
     failures = []
     with _session_scope(settings.session) as session:
         for index, url in enumerate(urls):
             try:
-                entry = _download_from(url, dest, expected, session, settings)
+                entry = _download_from(url, dest, by_url[url], session, settings)
             except DownloadError as error:
                 failures.append(error)
                 if index + 1 < len(urls):
@@ -229,7 +349,7 @@ def _download(urls: list[str], dest: Path, expected: _Expected, settings: _Setti
 def _download_from(url: str, dest: Path, expected: _Expected, session, settings: _Settings) -> dict:
     part = _part_path(dest)
     meta = _fetch_with_retries(url, dest, part, expected, session, settings)
-    sha256, md5 = _verify(part, url, dest, expected)
+    sha256, md5 = _verify(part, url, dest, expected, meta.get("content_type"))
     _publish(part, dest)
     return {
         "url": url,
@@ -253,7 +373,9 @@ def _fetch_with_retries(url, dest, part, expected, session, settings) -> dict:
         except _Retryable as failure:
             size = _size_or_zero(part)
             if size > furthest:
-                furthest, failures_without_progress = size, 0
+                furthest = size
+                if not failure.slow:
+                    failures_without_progress = 0
             failures_without_progress += 1
             if failures_without_progress > settings.retries:
                 raise DownloadError(
@@ -270,8 +392,12 @@ def _fetch_with_retries(url, dest, part, expected, session, settings) -> dict:
             _sleep(wait)
 
 
-def _fetch_once(url, dest, part, expected, session, settings) -> dict:
-    """One request: append to the part file, or restart it when the server asks."""
+def _fetch_once(url, dest, part, expected, session, settings, confirming=False) -> dict:
+    """One request: append to the part file, or restart it when the server asks.
+
+    ``confirming``: the request that follows a body without Content-Length, asking for
+    the bytes after it; a server that ignores the Range cannot confirm, and is believed.
+    """
     offset, state = _resume_point(part, url, expected)
     headers = {"Accept-Encoding": "identity", "User-Agent": _USER_AGENT}
     if offset:
@@ -285,6 +411,8 @@ def _fetch_once(url, dest, part, expected, session, settings) -> dict:
         if status in _RETRYABLE_STATUS:
             raise _Retryable(f"HTTP {status} {response.reason} from {url}",
                              _retry_after_seconds(response.headers.get("Retry-After")))
+        if status in (206, 416) and offset:
+            _restart_if_changed(state, response.headers, part)
         if status == 416 and offset:
             return _range_not_satisfiable(response, part, offset, state, expected)
         if status not in (200, 206):
@@ -292,6 +420,11 @@ def _fetch_once(url, dest, part, expected, session, settings) -> dict:
                 f"HTTP {status} {response.reason} from {url} (for {dest}); "
                 f"check that the URL is right and still published"
             )
+        _check_content_encoding(response, url, dest)
+        if status == 200 and confirming:
+            _say(f"{dest.name}: the server sent no Content-Length and ignores Range requests, so the "
+                 f"{offset} bytes received cannot be confirmed complete; pin size or sha256 to be sure")
+            return state
         start, total = _body_extent(response, offset)
         if status == 206 and start != offset:
             _discard(part)
@@ -300,18 +433,19 @@ def _fetch_once(url, dest, part, expected, session, settings) -> dict:
             _say(f"{dest.name}: server ignored the Range request; restarting from zero")
         if expected.size is not None and total is not None and total != expected.size:
             _discard(part)
-            raise DownloadError(
-                f"size mismatch for {url} -> {dest}: expected {expected.size} bytes, the server "
-                f"announces {total}. The file changed upstream or the URL is wrong; check it, "
-                f"or update expected_size"
-            )
+            problem = f"size mismatch for {url} -> {dest}: expected {expected.size} bytes, the server announces {total}"
+            raise DownloadError(f"{problem}. " + expected.fix(
+                "size", "The file changed upstream or the URL is wrong; check it, or update expected_size"))
         meta = {
             "etag": response.headers.get("ETag"),
             "last_modified": response.headers.get("Last-Modified"),
+            "content_type": response.headers.get("Content-Type"),
             "total": total,
         }
         if start == 0:
             # Recorded before the first byte, so a later resume knows where the bytes came from.
+            # Without a length, only a Range request can tell a complete body from a cut one.
+            meta["unannounced_length"] = total is None
             write_text(_part_state_path(part), json.dumps({"url": url, **meta}))
         else:
             meta = {**state, **{k: v for k, v in meta.items() if v is not None}}
@@ -319,7 +453,46 @@ def _fetch_once(url, dest, part, expected, session, settings) -> dict:
     received = _size_or_zero(part)
     if total is not None and received < total:
         raise _Retryable(f"connection closed after {received} of {total} bytes")
+    if total is None and not confirming and received:
+        if response.headers.get("Accept-Ranges", "").strip().lower() == "none":
+            _say(f"{dest.name}: the server sent no Content-Length and refuses Range requests, so the "
+                 f"{received} bytes received cannot be confirmed complete; pin size or sha256 to be sure")
+            return meta
+        return _fetch_once(url, dest, part, expected, session, settings, confirming=True)
     return meta
+
+
+def _restart_if_changed(state: dict, headers, part: Path) -> None:
+    """Discard the part when a resumed answer's ETag or Last-Modified is not the one its
+    bytes came with: servers that ignore If-Range would otherwise splice two versions."""
+    def opaque(tag):
+        return tag.removeprefix("W/") if tag else None
+
+    old_etag, new_etag = opaque(state.get("etag")), opaque(headers.get("ETag"))
+    old_date, new_date = state.get("last_modified"), headers.get("Last-Modified")
+    if old_etag and new_etag and old_etag != new_etag:
+        change = f"ETag {old_etag} became {new_etag}"
+    elif not (old_etag and new_etag) and old_date and new_date and old_date != new_date:
+        change = f"Last-Modified {old_date} became {new_date}"
+    else:
+        return
+    _discard(part)
+    raise _Retryable(f"the file changed upstream since {part.name} was started ({change}); "
+                     f"restarting from zero", 0.0)
+
+
+def _check_content_encoding(response, url: str, dest: Path) -> None:
+    """Bytes are stored as sent; an encoding other than identity is only the file itself
+    when it is gzip and the file's name says gzip."""
+    encoding = response.headers.get("Content-Encoding", "").strip().lower()
+    if encoding in ("", "identity") or (encoding in ("gzip", "x-gzip") and dest.name.endswith(".gz")):
+        return
+    raise DownloadError(
+        f"{url} -> {dest}: the server sent the file with Content-Encoding: {encoding} although "
+        f"identity was asked for, so the bytes are compressed and {dest.name} would not hold what its "
+        f"name says. Nothing was saved; name the file with a .gz suffix (filename: in the dataset "
+        f"definition) and read it as gzip, or use a mirror that serves it unencoded"
+    )
 
 
 def _get(session, url, headers, dest, settings) -> requests.Response:
@@ -352,6 +525,7 @@ def _get(session, url, headers, dest, settings) -> requests.Response:
 
 def _write_body(response, part: Path, start: int, total, label: str, settings: _Settings) -> None:
     progress = _Progress(label, total, start, settings.progress)
+    rate = _RateFloor(settings.min_rate, settings.rate_window)
     chunks = _raw_chunks(response.raw)
     with open(part, "ab" if start else "wb") as out:
         try:
@@ -368,8 +542,33 @@ def _write_body(response, part: Path, start: int, total, label: str, settings: _
                     raise DownloadError(f"cannot write {part}: {error}; free disk space or choose "
                                         f"another data folder, then rerun to resume") from error
                 progress.advance(len(chunk))
+                rate.check(len(chunk))
         finally:
             progress.close()
+
+
+class _RateFloor:
+    """Stops an attempt whose average rate over a window falls below a floor. The read
+    timeout bounds silence only; a server sending a few bytes at a time never trips it."""
+
+    def __init__(self, min_rate: float, window: float):
+        self.min_rate, self.window = min_rate, window
+        self.window_start, self.window_bytes = time.monotonic(), 0
+
+    def check(self, nbytes: int) -> None:
+        if not self.min_rate:
+            return
+        self.window_bytes += nbytes
+        elapsed = time.monotonic() - self.window_start
+        if elapsed < self.window:
+            return
+        rate = self.window_bytes / elapsed
+        if rate < self.min_rate:
+            raise _Retryable(
+                f"the server sent {self.window_bytes} bytes in {elapsed:.1f} s ({rate:.0f} B/s), below the "
+                f"minimum of {self.min_rate:.0f} B/s (min_rate, averaged over rate_window={self.window:g} s)",
+                slow=True)
+        self.window_start, self.window_bytes = time.monotonic(), 0
 
 
 def _raw_chunks(raw) -> Iterator[bytes]:
@@ -391,6 +590,8 @@ def _range_not_satisfiable(response, part, offset, state, expected) -> dict:
         total = state.get("total") if state.get("total") is not None else expected.size
     if total is not None and offset == total:
         return state
+    if total is None and state.get("unannounced_length"):
+        return state  # nothing after the bytes held: the unannounced body was complete
     _discard(part)
     raise _Retryable(f"server refused the resume range ({offset} bytes already held); restarting", 0.0)
 
@@ -441,7 +642,8 @@ def _publish(part: Path, dest: Path) -> None:
 # ----------------------------------------------------------------------------- checks
 
 
-def _verify(part: Path, url: str, dest: Path, expected: _Expected) -> tuple[str, str]:
+def _verify(part: Path, url: str, dest: Path, expected: _Expected,
+            content_type: str | None = None) -> tuple[str, str]:
     """Check size, content type, gzip integrity and checksums; return (sha256, md5)."""
     size = part.stat().st_size
 
@@ -450,12 +652,15 @@ def _verify(part: Path, url: str, dest: Path, expected: _Expected) -> tuple[str,
         return DownloadError(f"{problem} for {url} -> {dest}. The download was deleted; {fix}")
 
     if expected.size is not None and size != expected.size:
-        raise reject(f"size mismatch: expected {expected.size} bytes, got {size}",
-                     "rerun to fetch it again, or update expected_size if the file changed upstream")
+        raise reject(f"size mismatch: expected {expected.size} bytes, got {size}", expected.fix(
+            "size", "rerun to fetch it again, or update expected_size if the file changed upstream"))
     with open(part, "rb") as handle:
-        head = handle.read(512)
-    if _looks_like_html(head) and not dest.name.lower().endswith((".html", ".htm")):
-        raise reject(f"the server sent an HTML page instead of the file (starts {head[:40]!r})",
+        head = handle.read(_SNIFF_BYTES)
+    html_type = (content_type or "").split(";")[0].strip().lower() in _HTML_TYPES
+    html = _looks_like_html(head) or (html_type and not head.startswith(_BINARY_MAGICS))
+    if html and not dest.name.lower().endswith((".html", ".htm")):
+        raise reject(f"the server sent an HTML page instead of the file (Content-Type {content_type!r}, "
+                     f"starts {head[:40]!r})",
                      "the URL has probably moved or needs a login; open it in a browser and fix the URL")
     check_gzip = dest.name.endswith(".gz") or head.startswith(_GZIP_MAGIC)
     sha256, md5, gzip_problem = _scan(part, check_gzip)
@@ -466,13 +671,19 @@ def _verify(part: Path, url: str, dest: Path, expected: _Expected) -> tuple[str,
         raise reject(f"MD5 mismatch: expected {expected.md5.lower()}, got {md5} ({size} bytes)",
                      "rerun to fetch it again, or update the pinned MD5 if the source published a new version")
     if expected.sha256 and sha256 != expected.sha256.lower():
-        raise reject(f"SHA-256 mismatch: expected {expected.sha256.lower()}, got {sha256} ({size} bytes)",
-                     "rerun to fetch it again, or update the pinned SHA-256 if the source published a new version")
+        raise reject(f"SHA-256 mismatch: expected {expected.sha256.lower()}, got {sha256} ({size} bytes)", expected.fix(
+            "sha256", "rerun to fetch it again, or update the pinned SHA-256 if the source published a new version"))
     return sha256, md5
 
 
 def _looks_like_html(head: bytes) -> bool:
+    """Markup at the start, after a BOM, whitespace, comments and an XML declaration."""
     text = head.lstrip(b"\xef\xbb\xbf").lstrip().lower()
+    while text.startswith((b"<!--", b"<?xml")):
+        end = text.find(b"-->" if text.startswith(b"<!--") else b"?>")
+        if end < 0:
+            return True  # markup longer than the sniffed bytes
+        text = text[end + (3 if text.startswith(b"<!--") else 2):].lstrip()
     return text.startswith(_HTML_STARTS)
 
 
@@ -534,13 +745,15 @@ class _GzipCheck:
 # ----------------------------------------------------------------------------- manifest
 
 
-def _manifest_hit(dest: Path, urls: list[str], expected: _Expected) -> bool:
+def _manifest_hit(dest: Path, by_url: dict[str, _Expected], expected: _Expected) -> bool:
     """True when ``dest`` is the file the manifest recorded and it still fits the request."""
     if not dest.is_file():
         return False
     entry = read_manifest(dest.parent).get(dest.name)
     if not entry:
         return False
+    urls = list(by_url)
+    expected = by_url.get(entry.get("url"), expected)
     size = dest.stat().st_size
     if entry.get("size") != size or expected.size not in (None, size):
         return False
@@ -610,9 +823,9 @@ class _Cache:
     def blob(self, sha256: str) -> Path:
         return self.root / "blobs" / sha256
 
-    def lookup(self, urls: list[str], expected: _Expected) -> tuple[str, dict] | None:
+    def lookup(self, by_url: dict[str, _Expected]) -> tuple[str, dict] | None:
         index = _read_json(self.index_path)
-        for url in urls:
+        for url, expected in by_url.items():
             entry = index.get(url)
             if not entry or not self.blob(entry.get("sha256", "")).is_file():
                 continue
@@ -643,11 +856,12 @@ class _Cache:
             _update_json(self.index_path, url, None)
 
 
-def _restore_from_cache(cache: _Cache, urls: list[str], dest: Path, expected: _Expected) -> bool:
-    hit = cache.lookup(urls, expected)
+def _restore_from_cache(cache: _Cache, by_url: dict[str, _Expected], dest: Path) -> bool:
+    hit = cache.lookup(by_url)
     if not hit:
         return False
     url, entry = hit
+    expected = by_url[url]
     part = _part_path(dest)
     _discard(part)
     try:

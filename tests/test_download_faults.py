@@ -10,24 +10,8 @@ import time
 import pytest
 
 from exprbench.download import DownloadError, download, read_manifest
-from http_server import FileServer, Route
-from test_download import LOCAL, leftovers, payload
-
-
-@pytest.fixture(autouse=True)
-def isolated(monkeypatch, tmp_path):
-    monkeypatch.setenv("EXPRBENCH_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
-    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
-    waits = []
-    monkeypatch.setattr("exprbench.download._sleep", waits.append)
-    return waits
-
-
-@pytest.fixture
-def server():
-    with FileServer() as running:
-        yield running
+from http_server import Route
+from test_download import LOCAL, isolated, leftovers, payload, server, waits  # noqa: F401 (fixtures)
 
 
 def test_etag_change_on_resume_restarts_instead_of_splicing(server, tmp_path):
@@ -153,14 +137,14 @@ def test_trickle_is_stopped_by_the_minimum_rate(server, tmp_path):
 
 
 @pytest.mark.parametrize("status", [500, 503, 429])
-def test_server_errors_are_retried(server, tmp_path, isolated, status):
+def test_server_errors_are_retried(server, tmp_path, waits, status):
     body = payload(2000)
     url = server.add("/a.bin", Route(body, fail_first=2, fail_status=status))
 
     download(url, tmp_path / "a.bin", **LOCAL)
 
     assert (tmp_path / "a.bin").read_bytes() == body
-    assert len(server.requests) == 3 and len(isolated) == 2
+    assert len(server.requests) == 3 and len(waits) == 2
 
 
 def test_sha256_mismatch_leaves_no_file(server, tmp_path):

@@ -28,14 +28,34 @@ def _source(spec: dict, required_labels=()):
 
 def _download(args) -> None:
     from .atomic import write_text
-    from .download import read_manifest
+    from .download import DownloadLock, lock_path_for, read_manifest, write_lock
 
-    spec = json.loads(args.spec)
-    paths = _source(spec, args.require_labels).fetch(args.dest_dir, max_workers=args.max_workers, cache_dir=args.cache_dir)
+    spec = _download_spec(args.spec)
+    lock_path = lock_path_for(spec["definition"]) if spec.get("definition") else None
+    if args.lock and lock_path is None:
+        raise ValueError("--lock: this dataset entry has no definition file to keep the lock beside; move its "
+                         "files: into a YAML under config/datasets/ and point the entry at it with definition:")
+    lock = DownloadLock.read(lock_path) if lock_path else None
+    paths = _source(spec, args.require_labels).fetch(args.dest_dir, max_workers=args.max_workers,
+                                                     cache_dir=args.cache_dir, lock=lock)
     manifest = read_manifest(args.dest_dir)
     record = {name: {"path": str(path), **manifest.get(Path(path).name, {})} for name, path in paths.items()}
     write_text(args.out, json.dumps(record, indent=1, sort_keys=True) + "\n")
     print(f"{args.out}: {len(paths)} files verified in {args.dest_dir}", file=sys.stderr)
+    if args.lock:
+        manifests = {folder: read_manifest(folder) for folder in {Path(p).parent for p in paths.values()}}
+        served = [manifests[Path(p).parent][Path(p).name] for p in paths.values()]
+        added = write_lock(lock_path, {entry["url"]: entry for entry in served})
+        print(f"{lock_path}: {added} URLs locked, {len(served) - added} already locked", file=sys.stderr)
+
+
+def _download_spec(text: str) -> dict:
+    """``--spec``: the dataset entry as JSON, or the path of a dataset definition YAML."""
+    if text.lstrip().startswith("{"):
+        return json.loads(text)
+    from .config import _with_definition
+
+    return _with_definition(Path(text).stem, {"definition": text}, text)
 
 
 def _prepare(args) -> None:
@@ -145,12 +165,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_check_config)
 
     p = commands.add_parser("download", help="fetch and verify one dataset's remote files")
-    p.add_argument("--spec", required=True, help="dataset entry as JSON: {source, params, files}")
+    p.add_argument("--spec", required=True,
+                   help="dataset entry as JSON: {source, params, files}, or a dataset definition YAML")
     p.add_argument("--dest-dir", required=True, type=Path)
     p.add_argument("--max-workers", type=int, default=4)
     p.add_argument("--cache-dir", type=Path)
     p.add_argument("--out", required=True, type=Path, help="record of the verified files")
     p.add_argument("--require-labels", nargs="*", default=[], help="labels the tasks need from this dataset")
+    p.add_argument("--lock", action="store_true",
+                   help="write the size and SHA-256 of every file fetched into the definition's lock file "
+                        "(config/datasets/<name>.lock.json), which every later download is checked against")
     p.set_defaults(func=_download)
 
     p = commands.add_parser("prepare", help="build one dataset into the HDF5 store")

@@ -86,22 +86,59 @@ def test_least_squares_l2_matches_ridge_and_plain_matches_lstsq(toy):
 def test_dgex_scales_later_weights_and_decays_when_training_mae_rises(toy):
     X, Y, *_ = toy
     model = INFERENCE_MODELS.get("dgex")(n_hidden_layers=2, hidden_size=8, epochs=1, batch_size=50, device="cpu",
-                                         output_heads=2).fit(X, Y)
-    assert model.lr_ in (3e-4, 3e-4 * 0.9)  # two hidden layers: D-GEX's 3e-4
-    first, later = model.optimizer_.param_groups
+                                         output_heads=1).fit(X, Y)
+    assert model.learning_rates_[0] in (3e-4, 3e-4 * 0.9)  # two hidden layers: D-GEX's 3e-4
+    first, later = model.optimizers_[0].param_groups
     assert later["lr"] == pytest.approx(3 * first["lr"])
     network = model.network_.networks[0]
     later_ids = {id(p) for p in later["params"]}
     assert id(network.hidden[1].weight) in later_ids and id(network.hidden[1].bias) not in later_ids
     assert id(network.hidden[0].weight) not in later_ids
-    assert len(model.network_.networks) == 2 and model.predict(X[:2]).shape == (2, Y.shape[1])
-    lr = model.lr_
-    model._monitor_mae = 0.0  # the next monitor MAE is higher: decay
+    lr = model.learning_rates_[0]
+    model._monitor_maes = [0.0]  # the next monitor MAE is higher: decay
     model._end_epoch(1, ArrayBatches(X, Y))
-    assert model.lr_ == pytest.approx(lr * 0.9)
-    model._monitor_mae, model.lr_ = 0.0, 1.05e-5
+    assert model.learning_rates_[0] == pytest.approx(lr * 0.9)
+    model._monitor_maes, model.learning_rates_ = [0.0], [1.05e-5]
     model._end_epoch(2, ArrayBatches(X, Y))
-    assert model.lr_ == pytest.approx(1e-5)  # floored
+    assert model.learning_rates_[0] == pytest.approx(1e-5)  # floored
+
+
+def test_dgex_default_is_two_half_networks_each_decaying_on_its_own_training_mae(toy):
+    X, Y, *_ = toy
+    model = INFERENCE_MODELS.get("dgex")(n_hidden_layers=1, hidden_size=8, epochs=1, batch_size=50,
+                                         device="cpu").fit(X, Y)
+    halves = model.network_.networks
+    assert len(halves) == 2 and [h.output.out_features for h in halves] == [12, 12]
+    assert model.predict(X[:2]).shape == (2, Y.shape[1])
+    # Two optimisers, each holding exactly one half's parameters.
+    for optimizer, half in zip(model.optimizers_, halves):
+        held = {id(p) for group in optimizer.param_groups for p in group["params"]}
+        assert held == {id(p) for p in half.parameters()}
+    lr = list(model.learning_rates_)
+    # Half 0's training MAE rises (previous 0), half 1's falls (previous inf): only half 0 decays.
+    model._monitor_maes = [0.0, np.inf]
+    record = model._end_epoch(1, ArrayBatches(X, Y))
+    assert model.learning_rates_ == pytest.approx([lr[0] * 0.9, lr[1]])
+    assert record["lr_head0"] == pytest.approx(lr[0] * 0.9) and record["lr_head1"] == pytest.approx(lr[1])
+    assert [g["lr"] for g in model.optimizers_[0].param_groups] == pytest.approx([lr[0] * 0.9, lr[0] * 2.7])
+    assert [g["lr"] for g in model.optimizers_[1].param_groups] == pytest.approx([lr[1], lr[1] * 3])
+
+
+def test_dgex_halves_are_independent_and_keep_their_own_best_epoch(toy):
+    X, Y, Xv, Yv, Xt, _ = toy
+    params = {"n_hidden_layers": 1, "hidden_size": 32, "dropout": 0.0, "learning_rate": 0.01, "epochs": 12,
+              "batch_size": 20, "device": "cpu"}
+    model = INFERENCE_MODELS.get("dgex")(**params).fit(X, Y, validation=(Xv, Yv))
+    # Second half's targets replaced by noise: it learns nothing, decays and selects differently,
+    # and the first half must not notice.
+    rng = np.random.default_rng(1)
+    noisy, noisy_val = Y.copy(), Yv.copy()
+    noisy[:, 12:] = 5 * rng.standard_normal((len(Y), 12))
+    noisy_val[:, 12:] = 5 * rng.standard_normal((len(Yv), 12))
+    other = INFERENCE_MODELS.get("dgex")(**params).fit(X, noisy, validation=(Xv, noisy_val))
+    np.testing.assert_array_equal(other.predict(Xt)[:, :12], model.predict(Xt)[:, :12])
+    assert other.best_epochs_[0] == model.best_epochs_[0] and other.best_epochs_[1] != other.best_epochs_[0]
+    assert [r["lr_head0"] for r in other.history_] == [r["lr_head0"] for r in model.history_]
 
 
 def test_dgex_without_input_dropout_and_with_tiny_output_init():
@@ -110,8 +147,11 @@ def test_dgex_without_input_dropout_and_with_tiny_output_init():
     assert network.output.weight.abs().max() <= 1e-4 and network.output.bias.abs().max() == 0
     network.train()
     x = torch.ones(3, 5)
-    # Input dropout would zero some inputs; instead the first layer sees them all.
-    torch.testing.assert_close(network.hidden[0](x), network.hidden[0](x))
+    seen = []
+    network.hidden[0].register_forward_hook(lambda layer, inputs, output: seen.append(inputs[0]))
+    network(x)
+    # Input dropout would zero (and rescale) some inputs; instead the first layer sees them all.
+    torch.testing.assert_close(seen[0], x)
     with pytest.raises(ValueError, match="n_hidden_layers"):
         INFERENCE_MODELS.get("dgex")(n_hidden_layers=4)._build(5, 4)
 
@@ -142,7 +182,7 @@ def test_masking_never_reveals_the_masked_entries():
     torch.testing.assert_close(relation(mask_tasks(values, mask)), relation(mask_tasks(changed, mask)))
 
 
-@pytest.mark.parametrize("target", ["pred", "truth", "both"])
+@pytest.mark.parametrize("target", lsmtl_module.RELATION_TARGETS)
 def test_relation_network_sees_only_unmasked_entries_during_training(toy, monkeypatch, target):
     X, Y, *_ = toy
     masks, inputs = [], []
@@ -178,6 +218,41 @@ def test_deep_lsmtl_schedules_train(toy, schedule):
     assert np.isfinite(model.history_[-1]["val_mae"]) and len(model.history_) == 2
     with pytest.raises(ValueError, match="schedule"):
         INFERENCE_MODELS.get("deep_lsmtl")(schedule="later", epochs=1).fit(X, Y)
+
+
+def planted_tanh_low_rank(n=300, p=30, q=300, rank=5, noise=0.6, seed=0):
+    """Y = tanh(X A) B + noise, B of rank 5: 300 targets driven by 5 shared factors,
+    the setting a task-relation regulariser is meant for."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, p))
+    factors = np.tanh(1.5 * X @ rng.standard_normal((p, rank)) / np.sqrt(p))
+    Y = factors @ rng.standard_normal((rank, q)) / np.sqrt(rank) + noise * rng.standard_normal((n, q))
+    X, Y = X.astype(np.float32), Y.astype(np.float32)
+    return X[:180], Y[:180], X[180:240], Y[180:240], X[240:], Y[240:]
+
+
+def _concordance(truth, prediction):
+    cov = ((truth - truth.mean(0)) * (prediction - prediction.mean(0))).mean(0)
+    return float(np.mean(2 * cov / (truth.var(0) + prediction.var(0) + (truth.mean(0) - prediction.mean(0)) ** 2)))
+
+
+def test_deep_lsmtl_is_at_least_as_good_as_its_dense_base_network_and_does_not_collapse():
+    X, Y, Xv, Yv, Xt, Yt = planted_tanh_low_rank()
+    shared = {"hidden_sizes": [64, 64], "dropout": 0.1, "learning_rate": 3e-3, "epochs": 30, "batch_size": 32,
+              "device": "cpu", "random_state": 0}
+
+    def scores(name, **params):
+        prediction = INFERENCE_MODELS.get(name)(**shared, **params).fit(X, Y, validation=(Xv, Yv)).predict(Xt)
+        return np.abs(prediction - Yt).mean(), _concordance(Yt, prediction), prediction.std(axis=0).mean()
+
+    dense_mae, dense_ccc, dense_std = scores("dense")
+    for weight in (0.1, 1.0):  # the default weight, and one where the `pred` target collapses
+        mae, ccc, std = scores("deep_lsmtl", latent_dim=8, relation_weight=weight)
+        assert mae <= dense_mae + 0.005 and ccc >= dense_ccc - 0.005, (weight, mae, ccc, dense_mae, dense_ccc)
+        assert std >= 0.8 * dense_std
+    # The `pred` target (kept as an option) collapses at weight 1.0: this check would see it.
+    _, collapsed_ccc, collapsed_std = scores("deep_lsmtl", latent_dim=8, relation_weight=1.0, relation_target="pred")
+    assert collapsed_ccc < 0.5 * dense_ccc and collapsed_std < 0.2 * dense_std
 
 
 # ------------------------------------------------------------------ multitask comparators

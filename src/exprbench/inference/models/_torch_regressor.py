@@ -2,9 +2,11 @@
 
 Each epoch streams the training batches, lets the model take its optimiser
 step(s), runs the model's end-of-epoch hook (D-GEX's learning-rate decay), scores
-the validation split by MAE and keeps the parameters of the best epoch. Models
-supply the network (``_build``), one training step (``_train_step``) and, when
-they carry more than a predictor (Deep-LSMTL's relation network), ``predictor``.
+the validation split by MAE and keeps the parameters of the best epoch; a model
+made of independent networks (D-GEX's two halves) lists them in ``_heads`` and
+each keeps its own best epoch on its own targets' MAE. Models supply the network
+(``_build``), one training step (``_train_step``) and, when they carry more than
+a predictor (Deep-LSMTL's relation network), ``predictor``.
 """
 
 from __future__ import annotations
@@ -57,6 +59,12 @@ class TorchRegressor(RegressorMixin, BaseEstimator):
     def _end_epoch(self, epoch: int, source) -> dict:
         return {}
 
+    def _heads(self) -> list[tuple[slice, torch.nn.Module]]:
+        """(target columns, module) pairs that select their best epoch each on their own
+        validation MAE; one pair (all targets, the whole network) unless the model is
+        made of independent networks (D-GEX's two halves)."""
+        return [(slice(None), self.network_)]
+
     def predictor(self) -> torch.nn.Module:
         """The module mapping landmarks to targets (attribution uses it)."""
         return self.network_
@@ -71,7 +79,9 @@ class TorchRegressor(RegressorMixin, BaseEstimator):
         self.n_outputs_ = source.n_outputs
         self.network_ = self._build(source.n_inputs, source.n_outputs).to(self.device_)
         self._setup()
-        best, best_state = math.inf, None
+        heads = self._heads()
+        best = [math.inf] * len(heads)
+        best_states, self.best_epochs_ = [None] * len(heads), [self.epochs - 1] * len(heads)
         self.history_ = []
         started = time.perf_counter()
         for epoch in range(self.epochs):
@@ -86,20 +96,27 @@ class TorchRegressor(RegressorMixin, BaseEstimator):
                 seen += len(xb)
             record = {"epoch": epoch, "train_loss": total / max(seen, 1), **self._end_epoch(epoch, source)}
             if validation is not None:
-                record["val_mae"] = self.mae(validation)
-                if record["val_mae"] < best:
-                    best = record["val_mae"]
-                    best_state = {k: v.detach().clone() for k, v in self.network_.state_dict().items()}
-                    self.best_epoch_ = epoch
+                column_mae = self.column_mae(validation)
+                record["val_mae"] = float(column_mae.mean())
+                for i, (columns, module) in enumerate(heads):
+                    head_mae = float(column_mae[columns].mean())
+                    if len(heads) > 1:
+                        record[f"val_mae_head{i}"] = head_mae
+                    # Each head keeps its own best epoch: heads share no parameters.
+                    if head_mae < best[i]:
+                        best[i] = head_mae
+                        best_states[i] = {k: v.detach().clone() for k, v in module.state_dict().items()}
+                        self.best_epochs_[i] = epoch
             self.history_.append(record)
             if self.verbose:
                 shown = ", ".join(f"{k} {v:.4g}" for k, v in record.items() if k != "epoch")
                 print(f"{type(self).__name__} epoch {epoch + 1}/{self.epochs}: {shown} "
                       f"({time.perf_counter() - started:.1f} s)", file=sys.stderr)
-        if best_state is not None:
-            self.network_.load_state_dict(best_state)
-        else:
-            self.best_epoch_ = self.epochs - 1
+        for (_, module), state in zip(heads, best_states):
+            if state is not None:
+                module.load_state_dict(state)
+        # The last epoch whose parameters are kept; best_epochs_ has one per head.
+        self.best_epoch_ = max(self.best_epochs_)
         self.network_.eval()
         self.fit_seconds_ = time.perf_counter() - started
         return self
@@ -114,8 +131,12 @@ class TorchRegressor(RegressorMixin, BaseEstimator):
 
     def mae(self, source) -> float:
         """MAE over a batch source or ``(X, Y)``, streamed."""
-        total, count = 0.0, 0
+        return float(self.column_mae(source).mean())
+
+    def column_mae(self, source) -> np.ndarray:
+        """MAE of each target column over a batch source or ``(X, Y)``, streamed."""
+        total, count = np.zeros(self.n_outputs_), 0
         for xb, yb in as_source(source).in_order(EVAL_BATCH):
-            total += float(np.abs(self.predict(xb) - yb).sum(dtype=np.float64))
-            count += yb.size
+            total += np.abs(self.predict(xb) - yb).sum(axis=0, dtype=np.float64)
+            count += len(yb)
         return total / max(count, 1)

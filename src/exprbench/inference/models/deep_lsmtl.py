@@ -13,12 +13,22 @@ The loss is
 
 with ``L_rel`` the L1 or L2 error (``reg_loss``, shared with ``L_reg``) on the
 masked entries only. ``relation_target`` says what ``g`` reconstructs:
-``pred`` (g(mask(f(x))) against f(x): the regulariser that shapes f, gradients
-reaching both networks), ``truth`` (g(mask(y)) against y: g learns the true
-relations but does not act on f) or ``both`` (the sum). ``schedule``:
-``joint`` (one Adam over both networks), ``alternate`` (each batch, one step of
-g on L_rel with f's output held fixed, then one step of f on L with g held
-fixed) or ``pretrain_relation`` (g alone on the truth for
+
+* ``pred_to_truth`` (default): g(mask(f(x))) against the true y. g learns the
+  true relations and f is pulled towards outputs whose unmasked entries let g
+  recover the masked truth; a fixed target, so nothing rewards collapse.
+* ``pred_detached``: g(mask(f(x))) against f(x) with f(x) held fixed as the
+  target (no gradient through it), so f cannot shrink the target it is
+  compared with.
+* ``pred``: g(mask(f(x))) against f(x), gradients through both. Constant
+  outputs minimise it (g's bias reconstructs them exactly), so a large weight
+  collapses the predictions; kept for comparison.
+* ``truth``: g(mask(y)) against y; g learns the true relations but does not act
+  on f. ``both``: ``pred`` + ``truth``.
+
+``schedule``: ``joint`` (one Adam over both networks), ``alternate`` (each batch,
+one step of g on L_rel with f's output held fixed, then one step of f on L with
+g held fixed) or ``pretrain_relation`` (g alone on the truth for
 ``relation_pretrain_epochs`` epochs, then joint).
 """
 
@@ -75,13 +85,17 @@ def relation_loss(reconstruction: torch.Tensor, target: torch.Tensor, mask: torc
     return (error * weight).sum() / weight.sum().clamp(min=1.0)
 
 
+#: What the relation network reconstructs (module docstring); the first is the default.
+RELATION_TARGETS = ("pred_to_truth", "pred_detached", "pred", "truth", "both")
+
+
 @register
 class DeepLsmtl(DenseRegressorBase):
     name = "deep_lsmtl"
 
     def __init__(self, hidden_sizes=(9000, 9000, 9000), architecture: str = "dense", negative_slope: float = 0.2,
                  dropout: float = 0.1, reg_loss: str = "l1", mask_ratio: float = 0.5, latent_dim: int = 100,
-                 relation_weight: float = 0.1, relation_target: str = "pred", schedule: str = "joint",
+                 relation_weight: float = 0.1, relation_target: str = "pred_to_truth", schedule: str = "joint",
                  relation_pretrain_epochs: int = 5, learning_rate: float = 5e-4, weight_decay: float = 0.0,
                  epochs: int = 100, batch_size: int = 200, device: str = "auto", random_state: int = 0,
                  verbose: bool = False):
@@ -107,8 +121,9 @@ class DeepLsmtl(DenseRegressorBase):
     def _build(self, n_inputs, n_outputs):
         if not 0.0 < float(self.mask_ratio) < 1.0:
             raise ValueError(f"deep_lsmtl: mask_ratio must lie strictly between 0 and 1, got {self.mask_ratio}")
-        if self.relation_target not in ("pred", "truth", "both"):
-            raise ValueError(f"deep_lsmtl: relation_target must be pred, truth or both, got {self.relation_target!r}")
+        if self.relation_target not in RELATION_TARGETS:
+            raise ValueError(f"deep_lsmtl: relation_target must be one of {', '.join(RELATION_TARGETS)}, "
+                             f"got {self.relation_target!r}")
         if self.schedule not in ("joint", "alternate", "pretrain_relation"):
             raise ValueError(f"deep_lsmtl: schedule must be joint, alternate or pretrain_relation, "
                              f"got {self.schedule!r}")
@@ -125,12 +140,11 @@ class DeepLsmtl(DenseRegressorBase):
     def relation_term(self, prediction, y, mask) -> torch.Tensor:
         """``L_rel`` for one batch, given the base network's ``prediction`` and a mask."""
         relation, kind = self.network_.relation, self.reg_loss
-        total = prediction.sum() * 0.0
-        if self.relation_target in ("pred", "both"):
-            total = total + relation_loss(relation(mask_tasks(prediction, mask)), prediction, mask, kind)
-        if self.relation_target in ("truth", "both"):
-            total = total + relation_loss(relation(mask_tasks(y, mask)), y, mask, kind)
-        return total
+        # (what g sees masked, what it must reconstruct on the masked entries)
+        pairs = {"pred_to_truth": [(prediction, y)], "pred_detached": [(prediction, prediction.detach())],
+                 "pred": [(prediction, prediction)], "truth": [(y, y)],
+                 "both": [(prediction, prediction), (y, y)]}[self.relation_target]
+        return sum(relation_loss(relation(mask_tasks(seen, mask)), target, mask, kind) for seen, target in pairs)
 
     def _train_step(self, x, y, epoch):
         mask = task_mask(y.shape, float(self.mask_ratio), y.device)

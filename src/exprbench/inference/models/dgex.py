@@ -3,16 +3,19 @@
 * ``n_hidden_layers`` (1-3) tanh layers of ``hidden_size`` units (paper grid
   3,000 / 6,000 / 9,000); dropout ``dropout`` on every hidden layer's output, none
   on the input; linear output.
-* ``output_heads: 2`` trains two independent networks, one per half of the targets
-  (D-GEX's ``0-4760`` / ``4760-9520`` scripts, one per GPU); ``1`` is one network.
+* ``output_heads: 2`` (default) trains two independent networks, one per half of
+  the targets, as D-GEX's ``0-4760`` / ``4760-9520`` scripts did (one per GPU):
+  each half has its own optimiser, learning-rate decay and best epoch;
+  ``1`` is one network for all targets.
 * Init: hidden weights Glorot-uniform, output weights Uniform(+-1e-4), biases 0.
 * Loss: squared error summed over outputs, averaged over the batch (pylearn2 ``Linear``).
 * SGD with momentum 0.5, batch 200, learning rate 5e-4 (one hidden layer) or 3e-4
   (two or three) unless ``learning_rate`` is set; weights of every layer after
   the first learn ``later_layer_lr_scale`` (3) times faster.
 * After each epoch the MAE on a fixed subset of ``monitor_samples`` (5,000)
-  training samples is computed; if it rose, the learning rate is multiplied by
-  ``lr_decay`` (0.9), floored at ``min_lr`` (1e-5).
+  training samples is computed (per half); if it rose, that half's learning rate
+  is multiplied by ``lr_decay`` (0.9), floored at ``min_lr`` (1e-5).
+* The epoch with the lowest validation MAE is kept, per half.
 
 torch's SGD applies momentum as ``v = m v + g; w -= lr v`` where pylearn2 uses
 ``v = m v - lr g; w += v``: the same steps while the rate is constant, slightly
@@ -69,7 +72,7 @@ class Dgex(TorchRegressor):
     name = "dgex"
 
     def __init__(self, n_hidden_layers: int = 3, hidden_size: int = 9000, dropout: float = 0.1,
-                 output_heads: int = 1, learning_rate: float | None = None, momentum: float = 0.5,
+                 output_heads: int = 2, learning_rate: float | None = None, momentum: float = 0.5,
                  later_layer_lr_scale: float = 3.0, lr_decay: float = 0.9, min_lr: float = 1e-5,
                  monitor_samples: int = 5000, epochs: int = 200, batch_size: int = 200,
                  device: str = "auto", random_state: int = 0, verbose: bool = False):
@@ -96,37 +99,51 @@ class Dgex(TorchRegressor):
             raise ValueError(f"dgex: output_heads must be 1 or 2 (and at most the number of targets), "
                              f"got {self.output_heads}")
         sizes = [n_outputs // 2 + n_outputs % 2, n_outputs // 2] if int(self.output_heads) == 2 else [n_outputs]
+        self.head_columns_ = [slice(start, start + size) for start, size in zip([0, sizes[0]], sizes)]
         return SplitHeads([TanhNetwork(n_inputs, size, int(self.n_hidden_layers), int(self.hidden_size),
                                        float(self.dropout)) for size in sizes])
 
+    def _heads(self):
+        return list(zip(self.head_columns_, self.network_.networks))
+
     def _setup(self):
-        self.lr_ = float(self.learning_rate or (5e-4 if int(self.n_hidden_layers) == 1 else 3e-4))
-        first, later = [], []
-        for network in self.network_.networks:
-            layers = [*network.hidden, network.output]
-            first += list(layers[0].parameters())
-            for layer in layers[1:]:
-                later.append(layer.weight)
-                first.append(layer.bias)
+        """One SGD per half: D-GEX trained the halves as separate runs."""
+        start = float(self.learning_rate or (5e-4 if int(self.n_hidden_layers) == 1 else 3e-4))
+        self.optimizers_ = [self._sgd(network, start) for network in self.network_.networks]
+        self.learning_rates_ = [start] * len(self.optimizers_)
+        self._monitor_maes = [math.inf] * len(self.optimizers_)
+
+    def _sgd(self, network, lr):
+        layers = [*network.hidden, network.output]
+        first = list(layers[0].parameters()) + [layer.bias for layer in layers[1:]]
+        later = [layer.weight for layer in layers[1:]]
         groups = [{"params": first, "scale": 1.0}, {"params": later, "scale": float(self.later_layer_lr_scale)}]
         for group in groups:
-            group["lr"] = self.lr_ * group["scale"]
-        self.optimizer_ = torch.optim.SGD(groups, lr=self.lr_, momentum=float(self.momentum))
-        self._monitor_mae = math.inf
+            group["lr"] = lr * group["scale"]
+        return torch.optim.SGD(groups, lr=lr, momentum=float(self.momentum))
 
     def _train_step(self, x, y, epoch):
-        self.optimizer_.zero_grad(set_to_none=True)
-        loss = ((self.network_(x) - y) ** 2).sum(dim=1).mean()
+        for optimizer in self.optimizers_:
+            optimizer.zero_grad(set_to_none=True)
+        # The halves share no parameters, so one backward pass gives each its own gradients.
+        loss = sum(((network(x) - y[:, columns]) ** 2).sum(dim=1).mean()
+                   for columns, network in self._heads())
         loss.backward()
-        self.optimizer_.step()
+        for optimizer in self.optimizers_:
+            optimizer.step()
         return float(loss.detach())
 
     def _end_epoch(self, epoch, source):
         X, Y = source.subset(int(self.monitor_samples), "dgex-monitor")
-        monitor = self.mae((X, Y))
-        if monitor > self._monitor_mae:
-            self.lr_ = max(self.lr_ * float(self.lr_decay), float(self.min_lr))
-            for group in self.optimizer_.param_groups:
-                group["lr"] = self.lr_ * group["scale"]
-        self._monitor_mae = monitor
-        return {"train_mae": monitor, "lr": self.lr_}
+        column_mae = self.column_mae((X, Y))
+        record = {"train_mae": float(column_mae.mean())}
+        for i, (columns, _) in enumerate(self._heads()):
+            monitor = float(column_mae[columns].mean())
+            if monitor > self._monitor_maes[i]:
+                self.learning_rates_[i] = max(self.learning_rates_[i] * float(self.lr_decay), float(self.min_lr))
+                for group in self.optimizers_[i].param_groups:
+                    group["lr"] = self.learning_rates_[i] * group["scale"]
+            self._monitor_maes[i] = monitor
+            suffix = f"_head{i}" if len(self.optimizers_) > 1 else ""
+            record.update({f"train_mae{suffix}": monitor, f"lr{suffix}": self.learning_rates_[i]})
+        return record

@@ -114,6 +114,13 @@ def _store(path, n_samples=30, n_genes=12, seed=0, provenance=None, gene_prefix=
     return expression
 
 
+def _store_matrix(path, expression):
+    """Rewrite a ``_store`` file with a changed expression matrix (same samples and genes)."""
+    with open_dataset(path) as reader:
+        samples, genes, provenance = reader.samples, reader.genes, reader.provenance
+    write_dataset(path, ExpressionData(expression.astype(np.float32), samples, genes, provenance))
+
+
 def test_landmarks_from_provenance_and_random_landmarks_with_most_variable_targets(tmp_path):
     path = tmp_path / "d.h5"
     _store(path, provenance={"n_landmarks": 3, "landmark_genes": ["g0", "g1", "g2"]})
@@ -125,6 +132,30 @@ def test_landmarks_from_provenance_and_random_landmarks_with_most_variable_targe
     # Gene j's spread grows with j: the most variable remaining genes are the last three.
     assert random.target_ids == rest[-3:]
     assert choose_genes(path, {"count": 4, "seed": 1}, {"count": 3}, "t") == random
+
+
+def test_variance_targets_are_ranked_on_the_training_rows_only(tmp_path):
+    from exprbench.inference.job import InferenceJob
+
+    path = tmp_path / "d.h5"
+    expression = _store(path, n_samples=40)
+    task = {"name": "t", "dataset": "d", "datasets": ["d"], "landmarks": {"count": 4, "seed": 1},
+            "targets": {"count": 3, "select": "variance"}, "split": {"fractions": [0.8, 0.1, 0.1], "seed": 0},
+            "zscore_fit_on": "all"}
+    landmarks = choose_genes(path, task["landmarks"], task["targets"], "t").landmark_ids
+    quiet = next(f"g{j}" for j in range(12) if f"g{j}" not in landmarks)  # the least variable candidate
+    # Huge values in the validation and test rows only: ranked there, this gene would be a target.
+    held_out = np.concatenate([rows for role, rows in fraction_rows(40, [0.8, 0.1, 0.1], 0, "t").items()
+                               if role != "train"])
+    expression[held_out, int(quiet[1:])] += 1e4
+    _store_matrix(path, expression)
+    assert quiet in choose_genes(path, task["landmarks"], task["targets"], "t").target_ids
+    genes, parts, _ = InferenceJob(task, {"name": "lsr", "estimator": "lsr", "params": {}, "grid": {}}, 0,
+                                   {"d": str(path)}, device="cpu").sources()
+    assert genes.landmark_ids == landmarks and quiet not in genes.target_ids
+    train_std = expression[parts["train"].rows].std(axis=0)
+    candidates = [j for j in range(12) if f"g{j}" not in landmarks]
+    assert genes.target_ids == [f"g{j}" for j in sorted(sorted(candidates, key=lambda j: -train_std[j])[:3])]
 
 
 def test_provenance_landmarks_need_a_store_that_records_them(tmp_path):

@@ -5,7 +5,8 @@
   ``provenance["landmark_genes"]``) and every other gene as a target.
   ``landmarks: {count: N, seed: S}`` draws a seeded random subset of the genes,
   and ``targets: {count: M, select: variance|random}`` picks the targets among the
-  rest (``count: null``: all of them).
+  rest (``count: null``: all of them); ``variance`` ranks genes on the training
+  rows only, so no validation or test value shapes the choice.
 * Split. ``fractions: [train, val, test]`` permutes the samples with ``seed``;
   ``by_column: split`` reads the roles from a sample column (values ``train``,
   ``validation``, ``test``: the ``dgex_npy`` store); cross-platform splits name
@@ -76,8 +77,9 @@ class GeneChoice:
     target_ids: list[str]
 
 
-def choose_genes(path, landmarks: dict, targets: dict, seed_key: str = "") -> GeneChoice:
-    """Landmark and target gene ids of a task (see the module docstring)."""
+def choose_genes(path, landmarks: dict, targets: dict, seed_key: str = "", train_rows=None) -> GeneChoice:
+    """Landmark and target gene ids of a task (see the module docstring); ``select:
+    variance`` ranks on ``train_rows`` of the store (all rows when None)."""
     with open_dataset(path) as reader:
         gene_ids = reader.genes["gene_id"].tolist()
         provenance = reader.provenance
@@ -104,8 +106,8 @@ def choose_genes(path, landmarks: dict, targets: dict, seed_key: str = "") -> Ge
     if count is None or count >= len(rest):
         picked = rest
     elif targets.get("select", "variance") == "variance":
-        # Most variable over all samples: a choice of genes, blind to the split's roles.
-        _, std = zscore_statistics(row_blocks(path, np.arange(n_samples), rest))
+        rows = np.arange(n_samples) if train_rows is None else train_rows
+        _, std = zscore_statistics(row_blocks(path, rows, rest))
         picked = np.sort(rest[np.argsort(-std, kind="stable")[:int(count)]])
     else:
         seed = int(targets.get("seed", landmarks.get("seed", 0)))

@@ -59,8 +59,9 @@ class InferenceJob:
 
     def sources(self):
         task = self.task
-        genes = choose_genes(self.paths[task["dataset"]], task["landmarks"], task["targets"], task["name"])
         parts = split_parts(task, self.paths)
+        genes = choose_genes(self.paths[task["dataset"]], task["landmarks"], task["targets"], task["name"],
+                             train_rows=parts["train"].rows)
         wanted = genes.landmark_ids + genes.target_ids
         columns = {d: gene_columns(self.paths[d], wanted) for d in {p.dataset for p in parts.values()}}
         scalings = fit_scalings(parts, columns, task["zscore_fit_on"])
@@ -117,7 +118,7 @@ class InferenceJob:
             "n_test": len(parts["test"].rows), "n_landmarks": len(genes.landmark_ids),
             "n_targets": len(genes.target_ids), "mae": test.mae(), "ccc": test.ccc(),
             "val_mae": val.mae(), "val_ccc": val.ccc(), "chosen_params": json.dumps(point, sort_keys=True),
-            "best_epoch": getattr(estimator, "best_epoch_", np.nan),
+            "best_epoch": best_epoch(estimator),
             "n_parameters": parameter_count(estimator), "fit_seconds": round(fit_seconds, 3),
             "job_seconds": round(time.perf_counter() - started, 3), "peak_memory_mb": round(peak_memory_mb(), 1),
             "status": "ok",
@@ -150,6 +151,14 @@ def score(estimator, source) -> ScoreAccumulator:
     for X, Y in source.in_order(4096):
         accumulator.add(Y, estimator.predict(X))
     return accumulator
+
+
+def best_epoch(estimator):
+    """The kept epoch; ``a/b`` when independent halves chose their own (D-GEX)."""
+    epochs = getattr(estimator, "best_epochs_", None)
+    if epochs is not None and len(epochs) > 1:
+        return "/".join(str(e) for e in epochs)
+    return getattr(estimator, "best_epoch_", np.nan)
 
 
 def parameter_count(estimator) -> int:

@@ -111,6 +111,15 @@ def test_body_without_content_length_cut_short_is_completed(server, tmp_path):
     assert read_manifest(tmp_path)["a.tsv"]["size"] == len(body)
 
 
+def test_body_without_content_length_cut_short_then_changed_restarts(server, tmp_path):
+    old, new = payload(8000, seed=1), payload(8000, seed=2)
+    # The confirming Range request carries If-Range with the old ETag: the server answers
+    # 200 with the new version, which must restart the file, not vouch for the old bytes.
+    url = server.add("/a.tsv", Route(old, send_length=False, drop_after=5000, changes_to=new))
+
+    assert download(url, tmp_path / "a.tsv", **LOCAL).read_bytes() == new
+
+
 def test_body_without_content_length_complete_is_confirmed(server, tmp_path):
     body = payload(8000)
     url = server.add("/a.tsv", Route(body, send_length=False))

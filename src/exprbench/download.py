@@ -411,7 +411,7 @@ def _fetch_once(url, dest, part, expected, session, settings, confirming=False) 
         if status in _RETRYABLE_STATUS:
             raise _Retryable(f"HTTP {status} {response.reason} from {url}",
                              _retry_after_seconds(response.headers.get("Retry-After")))
-        if status in (206, 416) and offset:
+        if offset and (status in (206, 416) or confirming):
             _restart_if_changed(state, response.headers, part)
         if status == 416 and offset:
             return _range_not_satisfiable(response, part, offset, state, expected)

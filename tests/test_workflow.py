@@ -40,9 +40,9 @@ def tiny_config(tmp_path, **overrides) -> Path:
     return path
 
 
-def run_workflow(workdir, config, *extra):
+def run_workflow(workdir, config, *extra, check=True):
     return snakemake("--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
-                     "--configfile", str(config), "--cores", "2", *extra)
+                     "--configfile", str(config), "--cores", "2", *extra, check=check)
 
 
 @pytest.mark.slow

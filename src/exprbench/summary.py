@@ -7,6 +7,8 @@ import pandas as pd
 from .atomic import write_table
 
 KEY_COLUMNS = ["task", "dataset", "model", "signal_removal", "seed", "fold", "train_fraction", "class_pair", "pretrained"]
+# Present even when every fit failed, so readers of the summary need no special case.
+SCORE_COLUMNS = ["n_train", "n_val", "accuracy", "balanced_accuracy", "baseline_balanced_accuracy"]
 
 
 def last_error(log_path) -> str:
@@ -52,6 +54,7 @@ def collect(metric_files) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame(columns=KEY_COLUMNS)
     table = pd.concat(frames, ignore_index=True)
+    table = table.reindex(columns=[*table.columns, *(c for c in SCORE_COLUMNS if c not in table.columns)])
     table["class_pair"] = table["class_pair"].fillna("")
     table["error"] = table["error"].fillna("")
     return table.sort_values(KEY_COLUMNS, kind="stable").reset_index(drop=True)

@@ -95,6 +95,19 @@ def task_dataset_file(wildcards):
     return f"{DATA_DIR}/{CFG['tasks'][wildcards.task]['dataset']}.h5"
 
 
+COMPENDIUM_STATS = f"{DATA_DIR}/{{dataset}}.compendium_stats.npz"
+
+
+def task_compendium_stats(wildcards):
+    """The dataset's whole-store statistics, for a task whose preprocessing is fitted on them."""
+    task = CFG["tasks"][wildcards.task]
+    return [COMPENDIUM_STATS.format(dataset=task["dataset"])] if task["preprocessing"]["fit_on"] == "all" else []
+
+
+def compendium_stats_option(wildcards, input):
+    return f"--compendium-stats {input.stats[0]}" if input.stats else ""
+
+
 def task_spec(wildcards):
     return json.dumps(CFG["tasks"][wildcards.task], sort_keys=True)
 

@@ -79,6 +79,8 @@ def _manifest(args) -> None:
     with open_dataset(args.dataset_file) as reader:
         reader.check_finite()
         manifest = build_manifest(reader, task, args.config_file)
+    if args.compendium_stats:
+        manifest["compendium_stats"] = str(args.compendium_stats)
     write_manifest(args.out, manifest)
     dropped = manifest["n_dropped_missing_label"]
     counts = ", ".join(f"{k}: {v}" for k, v in manifest["class_counts"].items())
@@ -87,6 +89,17 @@ def _manifest(args) -> None:
     if manifest["pair_classes"]:
         print(f"task {task['name']}: pairs of the {len(manifest['pair_classes'])} most common classes: "
               f"{', '.join(manifest['pair_classes'])}", file=sys.stderr)
+
+
+def _compendium_stats(args) -> None:
+    from .compendium import compendium_stats, write_stats
+    from .store import open_dataset
+
+    with open_dataset(args.dataset_file) as reader:
+        stats = compendium_stats(reader)
+        n_samples, n_genes = reader.shape
+    write_stats(args.out, stats, args.dataset_file)
+    print(f"{args.out}: per-gene statistics of {n_samples} samples x {n_genes} genes", file=sys.stderr)
 
 
 def _fit(args) -> None:
@@ -188,15 +201,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", required=True, help="resolved task as JSON")
     p.add_argument("--dataset-file", required=True, type=Path)
     p.add_argument("--config-file", default="config")
+    p.add_argument("--compendium-stats", type=Path, help="statistics for preprocessing.fit_on: all")
     p.add_argument("--out", required=True, type=Path)
     p.set_defaults(func=_manifest)
+
+    p = commands.add_parser("compendium-stats", help="per-gene statistics of every sample of a dataset (streamed)")
+    p.add_argument("--dataset-file", required=True, type=Path)
+    p.add_argument("--out", required=True, type=Path)
+    p.set_defaults(func=_compendium_stats)
 
     p = commands.add_parser("fit", help="run one (task, model, signal_removal, seed, fold) job")
     p.add_argument("--task", required=True)
     p.add_argument("--model", required=True)
     p.add_argument("--manifest", required=True, type=Path)
     p.add_argument("--dataset", required=True)
-    p.add_argument("--signal-removal", required=True, choices=["none", "limma"])
+    p.add_argument("--signal-removal", required=True, choices=["none", "limma", "limma_joint"])
     p.add_argument("--seed", required=True, type=int)
     p.add_argument("--fold", required=True, type=int)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])

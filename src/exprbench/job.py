@@ -101,7 +101,13 @@ class _Problem:
         settings = self.job.task["preprocessing"]
         training_side = np.concatenate([sets[name] for name in sets if name != "validation"])
         preprocessor = GenePreprocessor(top_genes=settings["top_genes"], scaling=settings["scaling"], log2=settings["log2"])
-        preprocessor.fit(self.X[training_side] if settings["fit_on"] == "train" else self.X)
+        if settings["fit_on"] == "train":
+            preprocessor.fit(self.X[training_side])
+        else:
+            from .compendium import manifest_stats
+
+            # Every sample of the dataset's store, as the paper scaled its compendium.
+            preprocessor.fit_stats(manifest_stats(self.job.manifest))
         device = resolve_device(self.job.device)
         features = {}
         for name, rows in sets.items():

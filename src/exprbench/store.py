@@ -291,6 +291,12 @@ class DatasetReader:
                                    self.samples["sample_id"].iloc[store_row], self.genes["gene_id"].iloc[column])
         return block
 
+    def row_blocks(self, block_rows: int = 1024):
+        """Yield the whole matrix as consecutive blocks of at most ``block_rows`` sample rows."""
+        dataset = self._h5["expression"]
+        for start in range(0, dataset.shape[0], block_rows):
+            yield dataset[start:start + block_rows]
+
     def _read_columns(self, rows, columns: np.ndarray, block_rows: int) -> np.ndarray:
         n_samples, n_genes = self.shape
         if columns.size and (columns.min() < 0 or columns.max() >= n_genes):

@@ -46,7 +46,6 @@ import gzip
 import io
 import itertools
 import sys
-import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +55,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
+from ..atomic import scratch_folder
 from ..store import stream_dataset
 from . import DataSource
 
@@ -99,16 +99,36 @@ def open_gct(path: Path) -> IO[bytes]:
     return gzip.open(path, "rb") if gzipped else open(path, "rb")
 
 
+def _damaged(path: Path, line_number: int, error: Exception) -> GctFormatError:
+    return GctFormatError(f"{path}: cannot read file line {line_number}: {error}; the file is truncated or "
+                          "corrupt, delete it and download it again")
+
+
+def _decoded(raw: bytes, path: Path, line_number: int) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise GctFormatError(f"{path}: file line {line_number} is not UTF-8 text (byte {raw[error.start]:#04x}); is this the GTEx GCT file, undamaged?") from None
+
+
+def _header_line(handle: IO[bytes], path: Path, line_number: int) -> str:
+    try:
+        raw = handle.readline()
+    except (EOFError, OSError, zlib.error) as error:
+        raise _damaged(path, line_number, error) from error
+    return _decoded(raw, path, line_number)
+
+
 def read_gct_header(handle: IO[bytes], path: Path) -> GctHeader:
     """Read and check the version, dimensions and header lines."""
-    version = handle.readline().decode("utf-8", "replace").strip()
+    version = _header_line(handle, path, 1).lstrip("\ufeff").strip()  # a BOM is harmless
     if version != "#1.2":
         raise GctFormatError(f"{path}: not a GCT 1.2 file: line 1 is {version[:40]!r}, expected '#1.2'")
-    dims = handle.readline().decode("utf-8", "replace").split()
+    dims = _header_line(handle, path, 2).split()
     if len(dims) != 2 or not all(d.isdigit() for d in dims):
         raise GctFormatError(f"{path}: line 2 should be '<genes> <samples>', found {' '.join(dims)[:60]!r}")
     n_genes, n_samples = int(dims[0]), int(dims[1])
-    fields = handle.readline().decode("utf-8").rstrip("\r\n").split("\t")
+    fields = _header_line(handle, path, 3).rstrip("\r\n").split("\t")
     if fields[:2] != ["Name", "Description"]:
         raise GctFormatError(f"{path}: line 3 should start with 'Name<TAB>Description', found {fields[:2]}")
     sample_ids = fields[2:]
@@ -138,8 +158,7 @@ def iter_gene_blocks(handle: IO[bytes], path: Path, header: GctHeader, rows_per_
         try:
             lines = list(itertools.islice(handle, rows_per_block))
         except (EOFError, OSError, zlib.error) as error:
-            raise GctFormatError(f"{path}: cannot read past file line {line_number}: {error}; the file is "
-                                 f"truncated or corrupt, delete it and download it again") from error
+            raise _damaged(path, line_number + 1, error) from error
         if not lines:
             return
         gene_ids, symbols, value_texts = [], [], []
@@ -152,8 +171,8 @@ def iter_gene_blocks(handle: IO[bytes], path: Path, header: GctHeader, rows_per_
             if found != n_samples:
                 raise GctFormatError(f"{path}: file line {line_number} has {found} values, the header names "
                                      f"{n_samples} samples")
-            gene_ids.append(name.decode("utf-8"))
-            symbols.append(description.decode("utf-8"))
+            gene_ids.append(_decoded(name, path, line_number))
+            symbols.append(_decoded(description, path, line_number))
             value_texts.append(values if values.endswith(b"\n") else values + b"\n")
         if not gene_ids:
             continue
@@ -255,9 +274,8 @@ class GTExV8(DataSource):
             header = read_gct_header(handle, gct_path)
             samples, keep, counts = sample_table(header.sample_ids, Path(downloads[ATTRIBUTES_FILE]),
                                                  Path(downloads[PHENOTYPES_FILE]))
-            # Scratch space on the output's file system: /tmp may be memory-backed.
-            with tempfile.TemporaryDirectory(prefix=f".{out_path.name}.", dir=out_path.parent) as scratch_dir:
-                scratch_path = Path(scratch_dir) / "gene_major.h5"
+            with scratch_folder(out_path) as scratch_dir:
+                scratch_path = scratch_dir / "gene_major.h5"
                 with h5py.File(scratch_path, "w") as scratch:
                     genes = self._write_gene_major(handle, gct_path, header, keep, log_transform, scratch)
                     provenance = self._provenance(gct_path, downloads, header, counts, log_transform)

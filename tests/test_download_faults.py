@@ -11,7 +11,7 @@ import pytest
 
 from exprbench.download import DownloadError, download, read_manifest
 from http_server import Route
-from test_download import LOCAL, isolated, leftovers, payload, server, waits  # noqa: F401 (fixtures)
+from test_download import LOCAL, isolated, leftovers, md5_of, payload, server, waits  # noqa: F401 (fixtures)
 
 
 def test_etag_change_on_resume_restarts_instead_of_splicing(server, tmp_path):
@@ -72,6 +72,14 @@ def test_html_sniffed_past_comments_without_content_type(server, tmp_path):
 
     with pytest.raises(DownloadError, match="HTML page"):
         download(url, tmp_path / "a.tsv", **LOCAL)
+
+
+def test_html_content_type_with_a_matching_pinned_checksum_is_kept(server, tmp_path):
+    table = b"sample\tcancer type abbreviation\nTCGA-01\tBRCA\n"
+    url = server.add("/clinical", Route(table, content_type="text/html"))
+
+    dest = download(url, tmp_path / "clinical.tsv", md5=md5_of(table).upper(), **LOCAL)
+    assert dest.read_bytes() == table
 
 
 def test_gzip_labelled_binary_with_html_type_is_kept(server, tmp_path):

@@ -656,14 +656,17 @@ def _verify(part: Path, url: str, dest: Path, expected: _Expected,
             "size", "rerun to fetch it again, or update expected_size if the file changed upstream"))
     with open(part, "rb") as handle:
         head = handle.read(_SNIFF_BYTES)
+    check_gzip = dest.name.endswith(".gz") or head.startswith(_GZIP_MAGIC)
+    sha256, md5, gzip_problem = _scan(part, check_gzip)
+    # Bytes that match a pinned checksum are the file, whatever they look like.
+    pinned_match = (expected.has_checksum and (expected.md5 or md5).lower() == md5
+                    and (expected.sha256 or sha256).lower() == sha256)
     html_type = (content_type or "").split(";")[0].strip().lower() in _HTML_TYPES
     html = _looks_like_html(head) or (html_type and not head.startswith(_BINARY_MAGICS))
-    if html and not dest.name.lower().endswith((".html", ".htm")):
+    if html and not pinned_match and not dest.name.lower().endswith((".html", ".htm")):
         raise reject(f"the server sent an HTML page instead of the file (Content-Type {content_type!r}, "
                      f"starts {head[:40]!r})",
                      "the URL has probably moved or needs a login; open it in a browser and fix the URL")
-    check_gzip = dest.name.endswith(".gz") or head.startswith(_GZIP_MAGIC)
-    sha256, md5, gzip_problem = _scan(part, check_gzip)
     if gzip_problem:
         raise reject(f"{gzip_problem} ({size} bytes)",
                      "rerun to fetch it again; if it fails again the file on the server is damaged")

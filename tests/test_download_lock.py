@@ -138,3 +138,18 @@ def test_repository_locks_and_definitions_are_valid():
     for dataset in ("dgex_geo", "dgex_gtex", "dgex_1000g"):
         assert pinned[f"{dataset}.landmarks"]["size"] == 31157
         assert pinned[f"{dataset}.targets"]["size"] == 384997
+
+
+def test_lock_collects_files_from_every_manifest_folder(https, tmp_path):
+    top, nested = payload(2000, seed=5), payload(3000, seed=6)
+    files = {"list": {"urls": [https.add("/list.gz", Route(top))], "filename": "list.bin"},
+             "p1": {"urls": [https.add("/p/1.bin", Route(nested))], "filename": "projects/P1/1.bin"}}
+    spec = tmp_path / "config" / "datasets" / "nested.yaml"
+    spec.parent.mkdir(parents=True)
+    spec.write_text(yaml.safe_dump({"source": "simulated", "files": files}))
+
+    assert cli_download(spec, tmp_path / "d", "--lock") == 0
+
+    locked = json.loads(lock_path_for(spec).read_text())["files"]
+    assert locked == {files["list"]["urls"][0]: {"size": 2000, "sha256": sha256_of(top)},
+                      files["p1"]["urls"][0]: {"size": 3000, "sha256": sha256_of(nested)}}

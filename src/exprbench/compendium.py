@@ -25,7 +25,7 @@ from .atomic import atomic_path
 from .store import DatasetReader
 
 #: Bytes of one float64 block; bounds memory whatever the number of genes.
-BLOCK_BYTES = 64 << 20
+BLOCK_BYTES = 16 << 20
 SCALES = ("raw", "log2")
 
 

@@ -80,13 +80,33 @@ def test_fit_transform_and_determinism(method):
     np.testing.assert_allclose(clone(model).fit(X).transform(odd), embedding)
 
 
-def test_validation_keeps_the_best_encoder(method):
+def test_the_last_epoch_is_kept_by_default_even_with_validation_samples(method):
     X, _ = toy()
-    model = tiny(method).fit(X[:50], X_val=X[50:])
+    with_val = tiny(method).fit(X[:50], X_val=X[50:])
+    assert with_val.kept_by_ == "last_epoch" and with_val.kept_epoch_ == len(with_val.history_) - 1
+    assert all(h["val_loss"] is not None for h in with_val.history_)
+    # The held-out loss is only watched: the encoder is the one trained without it.
+    without_val = tiny(method).fit(X[:50])
+    np.testing.assert_array_equal(with_val.transform(X), without_val.transform(X))
+
+
+def test_keep_best_val_loss_returns_the_best_held_out_epoch(method):
+    X, _ = toy()
+    # A large learning rate makes the held-out loss go up and down, so the best epoch is not the last.
+    settings = {"epochs": 8, "lr": {"scarf": 0.05, "vime": 0.01, "byol": 0.01}.get(method, 0.05)}
+    model = tiny(method, keep="best_val_loss", **settings).fit(X[:50], X_val=X[50:])
     losses = [h["val_loss"] for h in model.history_]
-    assert model.kept_by_ == "best_val_loss"
-    assert model.kept_epoch_ == int(np.argmin(losses))
+    assert model.kept_by_ == "best_val_loss" and model.kept_epoch_ == int(np.argmin(losses))
+    assert model.kept_epoch_ < settings["epochs"] - 1
     assert [h["kept"] for h in model.history_].count(True) == 1
+    # Its encoder is the one a fit stopped after that epoch gives.
+    stopped = tiny(method, **{**settings, "epochs": model.kept_epoch_ + 1}).fit(X[:50])
+    np.testing.assert_array_equal(model.transform(X), stopped.transform(X))
+
+
+def test_keep_rejects_an_unknown_choice():
+    with pytest.raises(ValueError, match="keep must be one of last_epoch, best_val_loss"):
+        tiny("scarf", keep="best").fit(toy()[0])
 
 
 def test_pretrained_encoder_initialises_the_fine_tuner(method):

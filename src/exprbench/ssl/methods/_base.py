@@ -4,6 +4,11 @@ A method supplies its networks (``_build``), its loss on one mini-batch
 (``_batch_loss``) and optionally an optimizer, a per-epoch hook and a per-step
 hook. The loop handles seeding, the device, batching, the validation loss, the
 choice of the kept encoder and progress messages.
+
+Which encoder is kept (``keep``): ``"last_epoch"`` (default; the paper and the
+reference code) or ``"best_val_loss"``, the epoch with the lowest pretext loss on
+the validation matrix. The latter is an option only: for BYOL that loss is measured
+against a moving (EMA) target, so epochs are not compared on equal terms.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from ..encoder import make_encoder
 
 TRANSFORM_BATCH = 4096
 PROGRESS_SECONDS = 10.0
+KEEP_CHOICES = ("last_epoch", "best_val_loss")
 
 
 def projection_mlp(inputs: int, hidden: int, outputs: int) -> torch.nn.Sequential:
@@ -95,6 +101,8 @@ class Pretrainer(BaseEstimator):
             raise ValueError(f"{self.name}: batch_size must be at least 2 (BatchNorm needs 2 samples)")
         if float(self.lr) <= 0:
             raise ValueError(f"{self.name}: lr must be positive, got {self.lr}")
+        if self.keep not in KEEP_CHOICES:
+            raise ValueError(f"{self.name}: keep must be one of {', '.join(KEEP_CHOICES)}, got {self.keep!r}")
 
     def _say(self, text: str) -> None:
         if self.verbose:
@@ -145,7 +153,7 @@ class Pretrainer(BaseEstimator):
             record = {"epoch": epoch, "loss": float(total) / max(seen, 1), "val_loss": val_loss,
                       "seconds": time.perf_counter() - epoch_start}
             self.history_.append(record)
-            if val_loss is not None and val_loss < best_val:
+            if self.keep == "best_val_loss" and val_loss is not None and val_loss < best_val:
                 best_val, best_epoch = val_loss, epoch
                 best_state = copy.deepcopy(nets["encoder"].state_dict())
             now = time.perf_counter()
@@ -157,7 +165,7 @@ class Pretrainer(BaseEstimator):
         encoder = nets["encoder"]
         if best_state is not None:
             encoder.load_state_dict(best_state)
-        # Which epoch's encoder is kept: the best validation loss, else the last.
+        # The last epoch's encoder unless keep="best_val_loss" and there was a validation matrix.
         self.kept_epoch_ = best_epoch if best_state is not None else len(self.history_) - 1
         self.kept_by_ = "best_val_loss" if best_state is not None else "last_epoch"
         for record in self.history_:

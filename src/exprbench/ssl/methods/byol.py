@@ -35,8 +35,8 @@ class Byol(Pretrainer):
     name = "byol"
 
     def __init__(self, depth=4, width=256, dropout=0.1, epochs=200, batch_size=32, lr=1e-4, seed=0,
-                 device="auto", verbose=True, ema_decay=0.99, hidden_dim=4096, projection_dim=256,
-                 mask_rate=0.3, corruption="empirical_marginal"):
+                 device="auto", verbose=True, keep="last_epoch", ema_decay=0.99, hidden_dim=4096,
+                 projection_dim=256, mask_rate=0.3, corruption="empirical_marginal"):
         self.depth = depth
         self.width = width
         self.dropout = dropout
@@ -46,6 +46,7 @@ class Byol(Pretrainer):
         self.seed = seed
         self.device = device
         self.verbose = verbose
+        self.keep = keep
         self.ema_decay = ema_decay
         self.hidden_dim = hidden_dim
         self.projection_dim = projection_dim

@@ -28,8 +28,8 @@ class Scarf(Pretrainer):
     name = "scarf"
 
     def __init__(self, depth=4, width=256, dropout=0.1, epochs=1000, batch_size=256, lr=1e-4, seed=0,
-                 device="auto", verbose=True, corruption_rate=0.3, corruption="empirical_marginal",
-                 temperature=1.0, projector_dim=256):
+                 device="auto", verbose=True, keep="last_epoch", corruption_rate=0.3,
+                 corruption="empirical_marginal", temperature=1.0, projector_dim=256):
         self.depth = depth
         self.width = width
         self.dropout = dropout
@@ -39,6 +39,7 @@ class Scarf(Pretrainer):
         self.seed = seed
         self.device = device
         self.verbose = verbose
+        self.keep = keep
         self.corruption_rate = corruption_rate
         self.corruption = corruption
         self.temperature = temperature

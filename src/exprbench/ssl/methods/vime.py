@@ -40,8 +40,8 @@ class Vime(Pretrainer):
     name = "vime"
 
     def __init__(self, depth=4, width=256, dropout=0.1, epochs=1000, batch_size=16, lr=1e-3, seed=0,
-                 device="auto", verbose=True, mask_rate=0.3, alpha=2.0, resample_each_epoch=True,
-                 decoder_depth=4):
+                 device="auto", verbose=True, keep="last_epoch", mask_rate=0.3, alpha=2.0,
+                 resample_each_epoch=True, decoder_depth=4):
         self.depth = depth
         self.width = width
         self.dropout = dropout
@@ -51,6 +51,7 @@ class Vime(Pretrainer):
         self.seed = seed
         self.device = device
         self.verbose = verbose
+        self.keep = keep
         self.mask_rate = mask_rate
         self.alpha = alpha
         self.resample_each_epoch = resample_each_epoch

@@ -217,6 +217,16 @@ def test_early_stopping_restores_the_best_epoch():
     assert restored == pytest.approx(min(losses), rel=1e-5)
 
 
+def test_fits_that_run_out_of_epochs_are_flagged():
+    X, y = toy(n=60)
+    X_val, y_val = toy(n=20, seed=2)
+    stopped = FineTuner(**{**TUNE, "max_epochs": 200, "lr": 3e-2}, patience=3).fit(X, y, X_val, y_val)
+    assert stopped.epochs_ < 200 and not stopped.hit_epoch_cap_
+    capped = FineTuner(**{**TUNE, "max_epochs": 3}, patience=30).fit(X, y, X_val, y_val)
+    assert capped.epochs_ == 3 and capped.hit_epoch_cap_
+    assert FineTuner(**{**TUNE, "max_epochs": 3}).fit(X, y).hit_epoch_cap_  # no early stopping without validation
+
+
 def test_fine_tuner_is_deterministic():
     X, y = toy()
     first = FineTuner(**TUNE, seed=1).fit(X, y, X[:10], y[:10]).predict_proba(X)

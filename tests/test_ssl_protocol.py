@@ -10,7 +10,7 @@ from exprbench.seeding import make_rng
 from exprbench.ssl.data import DownstreamData, split_pretraining
 from exprbench.ssl.job import run_protocol
 from exprbench.ssl.metrics import aupc, aupc_gain, collapsed_dimensions, singular_value_spectrum, spectrum_table
-from exprbench.ssl.splits import downstream_split, nested_stratified_subsets, stratified_take
+from exprbench.ssl.splits import downstream_split, fit_and_stop_subsets, stratified_take
 
 torch.set_num_threads(1)
 LABELS = np.array(["a"] * 50 + ["b"] * 30 + ["c"] * 20)
@@ -28,26 +28,62 @@ def test_stratified_take_keeps_class_proportions_and_total():
 
 
 def test_downstream_split_is_a_stratified_partition():
-    parts = downstream_split(LABELS, 0.5, 0.2, make_rng(1, "d"))
-    together = np.concatenate([parts.train_pool, parts.val, parts.test])
+    parts = downstream_split(LABELS, 0.5, make_rng(1, "d"))
+    together = np.concatenate([parts.train_pool, parts.test])
     assert sorted(together) == list(range(100))  # disjoint, nothing lost
-    assert len(parts.test) == 50 and len(parts.val) == 10
+    assert len(parts.test) == 50
     assert pd.Series(LABELS[parts.test]).value_counts()["c"] == 10
+
+
+def _subsets(labels, proportions, rng, stop_fraction=0.0, stop_min_per_class=0):
+    """p-subsets (fitted + early-stopping samples together)."""
+    pairs = fit_and_stop_subsets(labels, proportions, rng, stop_fraction, stop_min_per_class)
+    return [np.union1d(fitted, stopping) for fitted, stopping in pairs]
 
 
 def test_nested_stratified_subsets_are_nested_stratified_and_new_per_repeat():
     proportions = [0.02, 0.1, 0.5, 1.0]
-    subsets = nested_stratified_subsets(LABELS, proportions, make_rng(0, "repeat", 0))
+    subsets = _subsets(LABELS, proportions, make_rng(0, "repeat", 0))
     for small, large in zip(subsets, subsets[1:]):
         assert set(small) <= set(large)
     # At least one sample per class, round(n_c * p) otherwise.
     assert pd.Series(LABELS[subsets[0]]).value_counts().to_dict() == {"a": 1, "b": 1, "c": 1}
     assert pd.Series(LABELS[subsets[2]]).value_counts().to_dict() == {"a": 25, "b": 15, "c": 10}
     assert len(subsets[-1]) == 100
-    again = nested_stratified_subsets(LABELS, proportions, make_rng(0, "repeat", 0))
-    other = nested_stratified_subsets(LABELS, proportions, make_rng(0, "repeat", 1))
+    again = _subsets(LABELS, proportions, make_rng(0, "repeat", 0))
+    other = _subsets(LABELS, proportions, make_rng(0, "repeat", 1))
     assert all(np.array_equal(x, y) for x, y in zip(subsets, again))
     assert not np.array_equal(subsets[1], other[1])
+    # With early stopping the subsets stay nested.
+    with_stop = _subsets(LABELS, proportions, make_rng(0, "repeat", 0), 0.15, 1)
+    for small, large in zip(with_stop, with_stop[1:]):
+        assert set(small) <= set(large)
+
+
+def test_early_stopping_set_scales_with_p_and_stays_out_of_the_test_set():
+    labels = np.repeat(["a", "b", "c", "d"], [120, 80, 40, 10])
+    parts = downstream_split(labels, 0.5, make_rng(0, "d"))
+    pool = labels[parts.train_pool]
+    proportions = [0.02, 0.1, 0.3, 1.0]
+    pairs = fit_and_stop_subsets(pool, proportions, make_rng(0, "repeat", 0), 0.15, 1)
+    stop_sizes = []
+    for p, (fitted, stopping) in zip(proportions, pairs):
+        assert not set(fitted) & set(stopping)  # the early-stopping samples are never fitted
+        rows_fitted, rows_stopping = parts.train_pool[fitted], parts.train_pool[stopping]
+        assert not (set(rows_fitted) | set(rows_stopping)) & set(parts.test)
+        # Every class is fitted and monitored (at least 1 + 1 samples per class in the subset).
+        assert set(pool[fitted]) == set(pool[stopping]) == set(labels)
+        for name in "abcd":
+            n_class = int((pool == name).sum())
+            in_subset = min(n_class, max(2, round(n_class * p)))
+            assert (pool[stopping] == name).sum() == max(1, round(in_subset * 0.15))
+        stop_sizes.append(len(stopping))
+    # In proportion to the subset: 4 samples at p = 0.02, 19 (15% per class) of all 125 at p = 1.
+    assert stop_sizes == sorted(stop_sizes) and stop_sizes[0] == 4 and stop_sizes[-1] == 19
+    assert len(pairs[-1][0]) + len(pairs[-1][1]) == len(pool)
+    # No early-stopping samples asked for: none taken, the whole subset is fitted.
+    fitted, stopping = fit_and_stop_subsets(pool, [0.3], make_rng(0, "repeat", 0), 0.0, 0)[0]
+    assert stopping.size == 0 and fitted.size == sum(max(1, round((pool == c).sum() * 0.3)) for c in "abcd")
 
 
 def test_unlabeled_samples_always_go_to_pretraining():
@@ -110,9 +146,8 @@ def _toy_downstream(n_test: int) -> DownstreamData:
         return (rng.normal(size=(n, 12)) + y[:, None]).astype(np.float32), y
 
     X_pool, y_pool = part(40)
-    X_val, y_val = part(9)
     X_test, y_test = part(n_test)
-    return DownstreamData(X_pool, y_pool, X_val, y_val, X_test, y_test,
+    return DownstreamData(X_pool, y_pool, X_test, y_test,
                           np.array([f"t{i}" for i in range(n_test)]), classes)
 
 
@@ -127,7 +162,8 @@ def test_every_test_sample_gets_a_prediction_row(mode):
         return FineTuner(mode=mode, depth=1, width=8, batch_size=8, max_epochs=3, patience=2, seed=seed, device="cpu")
 
     proportions, repeats = [0.1, 0.5, 1.0], 2
-    scores, predictions = run_protocol(data, make_tuner, proportions, repeats, seed=0, subset_key="toy")
+    scores, predictions = run_protocol(data, make_tuner, proportions, repeats, seed=0, subset_key="toy",
+                                       stop_fraction=0.15, stop_min_per_class=1)
     assert len(scores) == len(proportions) * repeats
     assert (scores["n_test"] == n_test).all()
     assert len(predictions) == n_test * len(proportions) * repeats
@@ -138,5 +174,45 @@ def test_every_test_sample_gets_a_prediction_row(mode):
     first = predictions[(predictions["proportion"] == 0.1) & (predictions["repeat"] == 0)]
     assert scores.loc[0, "accuracy"] == pytest.approx((first["true"] == first["predicted"]).mean())
     # Same seed, same numbers.
-    again, _ = run_protocol(data, make_tuner, proportions, repeats, seed=0, subset_key="toy")
+    again, _ = run_protocol(data, make_tuner, proportions, repeats, seed=0, subset_key="toy",
+                            stop_fraction=0.15, stop_min_per_class=1)
     pd.testing.assert_frame_equal(scores.drop(columns="fit_seconds"), again.drop(columns="fit_seconds"))
+
+
+# ------------------------------------------------------------------ the default run's schedule converges
+
+def test_default_fine_tuning_schedule_ends_every_fit_by_early_stopping(tmp_path):
+    """The fine-tuning schedule of config/config.yaml's ssl: section, on a smaller compendium of the
+    same kind: early stopping ends every fit (baseline, pretrained frozen and unfrozen) before
+    max_epochs, so no arm's numbers come from an unconverged fit."""
+    from pathlib import Path
+
+    import yaml
+
+    from exprbench import config as config_module
+    from exprbench.sources import SOURCES
+    from exprbench.ssl.job import finetune, pretrain
+    from exprbench.store import write_dataset
+
+    raw = yaml.safe_load((Path(__file__).parents[1] / "config" / "config.yaml").read_text())
+    name, exp = next(iter(config_module.resolve({"datasets": raw["datasets"], "ssl": raw["ssl"]},
+                                                "config.yaml")["ssl"]["experiments"].items()))
+    dataset = raw["datasets"][exp["finetune_dataset"]]
+    assert exp["pretrain_dataset"] == exp["finetune_dataset"] and dataset["source"] == "synthetic_compendium"
+    store = tmp_path / "compendium.h5"
+    params = {**dataset.get("params", {}), "n_samples": 1000}  # fewer unlabeled samples, same kind of task
+    write_dataset(store, SOURCES.get(dataset["source"])(**params).build())
+    for method in exp["method_params"]:
+        exp["method_params"][method]["epochs"] = 2  # a short pretraining: the schedule under test is fine-tuning's
+    exp["finetune"]["repeats"] = 1
+    arch = exp["architectures"][0]["name"]
+    encoder, _, _ = pretrain(exp, "scarf", arch, exp["main_pretrain"], 0, "cpu", store, store)
+    torch.save(encoder.encoder_.state_dict(), tmp_path / "encoder.pt")
+    runs = [("baseline", "unfrozen", None), ("scarf", "frozen", tmp_path / "encoder.pt"),
+            ("scarf", "unfrozen", tmp_path / "encoder.pt")]
+    for method, mode, encoder_path in runs:
+        scores, _ = finetune(exp, method, mode, arch, "none" if encoder_path is None else exp["main_pretrain"], 0,
+                             "cpu", store, store, encoder_path)
+        assert len(scores) == len(exp["finetune"]["proportions"]) * exp["finetune"]["repeats"]
+        assert not scores["hit_epoch_cap"].any(), (method, mode, scores[["proportion", "repeat", "epochs"]])
+        assert (scores["epochs"] < exp["finetune"]["max_epochs"]).all()

@@ -33,6 +33,7 @@ def fake_outputs(tmp_path, ssl):
                  "width": shapes[job["architecture"]]["width"], "pretrain_size": sizes.get(job["pretrain"], np.nan),
                  "proportion": p, "repeat": r, "n_train": 10, "n_val": 5, "n_test": 20,
                  "accuracy": min(1.0, 0.5 + p / 2 + lift), "balanced_accuracy": 0.5, "epochs": 3, "best_epoch": 1,
+                 "hit_epoch_cap": job["method"] == "baseline" and p == PROPORTIONS[-1] and r == 0,
                  "fit_seconds": 0.1}
                 for p in PROPORTIONS for r in range(2)]
         path = tmp_path / f"scores{i}.tsv"
@@ -83,4 +84,7 @@ def test_figures_a_config_cannot_support_are_skipped_and_said(tmp_path, capsys):
     _, figures = run_steps(tmp_path, ssl)
     err = capsys.readouterr().err
     assert "figure gain_heatmap skipped" in err and "figure accuracy_vs_pretrain_size skipped" in err
+    # The summary step counts the fits that ran out of epochs (one baseline fit here).
+    n_fits = len(pd.read_csv(tmp_path / "results" / "summary.tsv", sep="\t"))
+    assert f"1 of {n_fits} fine-tuning fits hit the epoch cap" in err and "baseline unfrozen: 1 of" in err
     assert sorted(p.stem for p in figures.glob("*.png")) == ["accuracy_vs_p", "spectra"]

@@ -11,7 +11,8 @@ Splits (all seeded by ``split.seed``, so every job of an experiment sees the sam
 * The pretraining part loses a random ``pretrain_val_fraction`` (validation loss and
   collapse spectrum); the first ``round(q * n)`` of a seeded permutation of the rest
   is the pretraining set of size q (nested across q).
-* The downstream part splits into test, validation and training pool (stratified).
+* The downstream part splits into test and training pool (stratified); each fit's
+  early-stopping samples come from its p-subset of the pool (``splits.fit_and_stop_subsets``).
 
 Preprocessing is fitted on training samples only (the reference code scaled each file
 on all its samples, test included): the top-variance genes and the downstream scaling
@@ -45,8 +46,6 @@ class PretrainData:
 class DownstreamData:
     X_pool: np.ndarray
     y_pool: np.ndarray
-    X_val: np.ndarray
-    y_val: np.ndarray
     X_test: np.ndarray
     y_test: np.ndarray
     test_ids: np.ndarray
@@ -101,12 +100,11 @@ class ExperimentLayout:
         if downstream.size < 4 or self.classes.size < 2:
             raise ValueError(f"experiment {exp['name']!r}: the downstream part has {downstream.size} samples in "
                              f"{self.classes.size} classes; lower split.pretrain_fraction")
-        parts = downstream_split(y_names, split["test_fraction"], split["val_fraction"],
+        parts = downstream_split(y_names, split["test_fraction"],
                                  make_rng(split["seed"], "downstream", exp["finetune_dataset"]))
         codes = np.searchsorted(self.classes, y_names)
-        self.pool_rows, self.val_rows, self.test_rows = (downstream[parts.train_pool], downstream[parts.val],
-                                                         downstream[parts.test])
-        self.y_pool, self.y_val, self.y_test = codes[parts.train_pool], codes[parts.val], codes[parts.test]
+        self.pool_rows, self.test_rows = downstream[parts.train_pool], downstream[parts.test]
+        self.y_pool, self.y_test = codes[parts.train_pool], codes[parts.test]
         self.test_ids = ft_samples["sample_id"].iloc[self.test_rows].astype(str).to_numpy()
 
         pool = np.arange(self.pre_rows.size)
@@ -144,7 +142,6 @@ class ExperimentLayout:
         prep, pool = self.downstream_preprocessor()
         return DownstreamData(
             X_pool=prep.transform(pool), y_pool=self.y_pool,
-            X_val=prep.transform(self._read(self.ft_path, self.val_rows, self.ft_columns)), y_val=self.y_val,
             X_test=prep.transform(self._read(self.ft_path, self.test_rows, self.ft_columns)), y_test=self.y_test,
             test_ids=self.test_ids, classes=self.classes,
         )

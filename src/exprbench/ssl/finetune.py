@@ -139,7 +139,7 @@ class FineTuner(ClassifierMixin, BaseEstimator):
         torch.manual_seed(derive_seed(self.seed, "finetune", "dropout"))
 
         sign = 1.0 if self.monitor == "val_loss" else -1.0  # compare "lower is better"
-        best_score, best_state, since_best = np.inf, None, 0
+        best_score, best_state, since_best, stopped_early = np.inf, None, 0, False
         self.history_, self.best_epoch_ = [], None
         started = time.perf_counter()
         for epoch in range(int(self.max_epochs)):
@@ -163,12 +163,15 @@ class FineTuner(ClassifierMixin, BaseEstimator):
                       f"{record['val_loss']} val_acc {record['val_acc']} ({time.perf_counter() - started:.0f} s)",
                       file=sys.stderr, flush=True)
             if has_val and since_best >= int(self.patience):
+                stopped_early = True
                 break
         if self.best_epoch_ is None:
             self.best_epoch_ = len(self.history_) - 1
         elif self.restore_best:
             model.load_state_dict(best_state)
         self.epochs_ = len(self.history_)
+        # Ran out of epochs before early stopping ended the fit (always so without validation samples).
+        self.hit_epoch_cap_ = not stopped_early
         self.model_ = model.eval()
         self.fit_seconds_ = time.perf_counter() - started
         return self

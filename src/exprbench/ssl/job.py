@@ -1,10 +1,11 @@
 """One pretraining job and one fine-tuning job of the self-supervised protocol.
 
 A fine-tuning job loops over the repeats and, within a repeat, over the nested
-stratified subsets of the training pool (one per proportion p). Repeat r of seed s
-draws the same subsets for every method and for the baseline, and the head starts
-from the same seed, so curves differ only by the encoder's initialisation. Every
-test sample gets a prediction in every fit.
+stratified subsets of the training pool (one per proportion p), each split into the
+fitted samples and the early-stopping samples. Repeat r of seed s draws the same
+subsets for every method and for the baseline, and the head starts from the same
+seed, so curves differ only by the encoder's initialisation. Every test sample gets
+a prediction in every fit.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from ..seeding import derive_seed, make_rng
 from .data import DownstreamData, ExperimentLayout
 from .metrics import singular_value_spectrum, spectrum_table
 from .settings import BASELINE, NO_PRETRAINING, architecture, pretrain_size
-from .splits import nested_stratified_subsets
+from .splits import fit_and_stop_subsets
 
 
 def job_keys(exp: dict, method: str, mode: str | None, arch: str, pretrain: str, seed: int) -> dict:
@@ -68,21 +69,24 @@ def pretrain(exp: dict, method: str, arch: str, pretrain_label: str, seed: int, 
 
 
 def run_protocol(data: DownstreamData, make_tuner: Callable[[int], object], proportions, repeats: int, seed: int,
-                 subset_key: str, encoder_state=None, label: str = "") -> tuple[pd.DataFrame, pd.DataFrame]:
+                 subset_key: str, encoder_state=None, label: str = "", *, stop_fraction: float,
+                 stop_min_per_class: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Fine-tune on every (repeat, p) subset; returns (scores, predictions).
 
     ``make_tuner(fit_seed)`` builds an unfitted FineTuner; ``subset_key`` names the
     experiment, so all jobs of one experiment draw the same subsets per repeat.
+    ``stop_fraction`` and ``stop_min_per_class`` size each subset's early-stopping part.
     """
     n_classes = len(data.classes)
     scores, predictions = [], []
     started = time.perf_counter()
     for repeat in range(repeats):
-        subsets = nested_stratified_subsets(data.y_pool, proportions, make_rng(seed, "finetune subsets", subset_key, repeat))
-        for p, subset in zip(proportions, subsets):
+        subsets = fit_and_stop_subsets(data.y_pool, proportions, make_rng(seed, "finetune subsets", subset_key, repeat),
+                                       stop_fraction, stop_min_per_class)
+        for p, (fitted, stopping) in zip(proportions, subsets):
             tuner = make_tuner(derive_seed(seed, "finetune", f"{p:g}", repeat))
             fit_start = time.perf_counter()
-            tuner.fit(data.X_pool[subset], data.y_pool[subset], data.X_val, data.y_val,
+            tuner.fit(data.X_pool[fitted], data.y_pool[fitted], data.X_pool[stopping], data.y_pool[stopping],
                       classes=np.arange(n_classes), encoder_state=encoder_state)
             predicted = np.asarray(tuner.predict(data.X_test))
             if predicted.shape[0] != data.X_test.shape[0]:
@@ -90,11 +94,12 @@ def run_protocol(data: DownstreamData, make_tuner: Callable[[int], object], prop
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 scores.append({
-                    "proportion": p, "repeat": repeat, "n_train": int(subset.size), "n_val": int(data.X_val.shape[0]),
+                    "proportion": p, "repeat": repeat, "n_train": int(fitted.size), "n_val": int(stopping.size),
                     "n_test": int(predicted.shape[0]), "accuracy": accuracy(data.y_test, predicted),
                     "balanced_accuracy": balanced_accuracy(data.y_test, predicted),
                     "epochs": int(tuner.epochs_),
                     "best_epoch": tuner.best_epoch_,
+                    "hit_epoch_cap": bool(tuner.hit_epoch_cap_),
                     "fit_seconds": round(time.perf_counter() - fit_start, 3),
                 })
             predictions.append(pd.DataFrame({
@@ -121,7 +126,7 @@ def finetune(exp: dict, method: str, mode: str, arch: str, pretrain_label: str, 
     dropout = exp["dropout"] if method == BASELINE else exp["method_params"][method].get("dropout", exp["dropout"])
     state = None if encoder_path is None else torch.load(encoder_path, map_location="cpu", weights_only=True)
     data = ExperimentLayout(exp, pretrain_path, finetune_path).downstream_data()
-    print(f"fine-tuning {method} ({mode}, {arch}): pool {len(data.y_pool)}, validation {len(data.y_val)}, "
+    print(f"fine-tuning {method} ({mode}, {arch}): pool {len(data.y_pool)} (fitted and early-stopping samples), "
           f"test {len(data.y_test)}, {len(data.classes)} classes, {data.X_pool.shape[1]} genes",
           file=sys.stderr, flush=True)
 
@@ -132,7 +137,9 @@ def finetune(exp: dict, method: str, mode: str, arch: str, pretrain_label: str, 
                          restore_best=settings["restore_best"], seed=fit_seed, device=device, verbose=False)
 
     scores, predictions = run_protocol(data, make_tuner, settings["proportions"], settings["repeats"], seed,
-                                       exp["name"], state, label=f"{method} {mode} {arch}")
+                                       exp["name"], state, label=f"{method} {mode} {arch}",
+                                       stop_fraction=exp["split"]["val_fraction"],
+                                       stop_min_per_class=exp["split"]["val_min_per_class"])
     keys = job_keys(exp, method, mode, arch, pretrain_label, seed)
     scores = _with_keys(keys, scores)
     predictions = _with_keys(keys, predictions)

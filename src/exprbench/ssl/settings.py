@@ -104,8 +104,6 @@ def _resolve_experiment(name: str, exp: dict, config: dict, file) -> dict:
     split = exp["split"]
     if split["finetune_dataset_pretrain_fraction"] is None:
         split["finetune_dataset_pretrain_fraction"] = split["pretrain_fraction"]
-    if split["test_fraction"] + split["val_fraction"] * (1 - split["test_fraction"]) >= 1:
-        raise ConfigError(file, f"{key}.split", "test_fraction and val_fraction leave no training samples")
 
     exp["pretrain_sizes"] = expand_grid(exp["pretrain_sizes"])
     finetune = exp["finetune"]

@@ -2,7 +2,9 @@
 
 * ``summary.tsv``: one row per fine-tuning fit (experiment, method, mode,
   architecture, pretraining size, seed, proportion p, repeat) with accuracy,
-  balanced accuracy, training-set size and epochs.
+  balanced accuracy, fitted and early-stopping set sizes, epochs and
+  ``hit_epoch_cap`` (the fit used every epoch of ``max_epochs`` without early
+  stopping ending it: it may not have converged; the count is logged).
 * ``gains.tsv``: per pretrained model and metric, the AUPC over p in [low, high] of
   its mean curve over repeats, the baseline's on the same seed and architecture, and
   the gain g(method, baseline) (equation 3), raw and divided by the interval width.
@@ -70,6 +72,14 @@ def gains_table(summary: pd.DataFrame, experiments: dict) -> pd.DataFrame:
     return gains
 
 
+def capped_fits_report(summary: pd.DataFrame) -> str:
+    """How many fits ran out of epochs before early stopping ended them, per method and mode."""
+    capped = summary.groupby(["method", "mode"])["hit_epoch_cap"].agg(["sum", "size"])
+    lines = [f"{int(capped['sum'].sum())} of {len(summary)} fine-tuning fits hit the epoch cap (max_epochs)"]
+    lines += [f"  {method} {mode}: {int(row['sum'])} of {int(row['size'])}" for (method, mode), row in capped.iterrows()]
+    return "\n".join(lines)
+
+
 def write_summary(section: dict, score_paths, spectrum_paths, out_dir) -> list[Path]:
     out_dir = Path(out_dir)
     summary = read_tables(score_paths)
@@ -79,6 +89,7 @@ def write_summary(section: dict, score_paths, spectrum_paths, out_dir) -> list[P
     paths = [out_dir / "summary.tsv", out_dir / "gains.tsv", out_dir / "spectra.tsv"]
     for path, table in zip(paths, (summary, gains, spectra)):
         write_table(path, table)
+    print(capped_fits_report(summary), file=sys.stderr)
     nan_gains = gains["gain"].isna().sum() if len(gains) else 0
     if nan_gains:
         print(f"{nan_gains} gains are NaN: fewer than two proportions inside the AUPC interval", file=sys.stderr)

@@ -1,9 +1,14 @@
 """A fully connected regressor trained with MSE + L2, with (lr, L2) picked on a
-validation split, as in the 2019 study (grid search; it found lr 1e-3, L2 1.0).
+validation split, as in the 2019 study (grid search; it reports lr 1e-3 and
+lambda 1.0 but not how its loss was scaled).
 
 Inputs and targets are scaled to [0, 1] per column with training statistics and
-un-scaled on output. The L2 term is ``l2 * sum(w^2) / (2 n_train)`` (sklearn's
-``alpha`` convention, so the study's lambda = 1.0 has a meaning).
+un-scaled on output. The L2 term is ``l2 * mean(w^2)`` over all weight entries:
+like the MSE (a mean over samples and genes) it is a per-entry average, so an
+``l2`` value means the same for any layer width and training size. The earlier
+``l2 * sum(w^2) / (2 n)`` grew with the width and shrank only with n: at l2 0.1-1
+it outweighed the MSE of [0, 1]-scaled targets and flattened the network to the
+training mean.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ def train_mlp(X: np.ndarray, Y: np.ndarray, hidden: list[int], lr: float, l2: fl
     Yt = torch.as_tensor(Y, dtype=torch.float32, device=device)
     optimizer = torch.optim.Adam(net.parameters(), lr=lr)
     weights = [p for name, p in net.named_parameters() if name.endswith("weight")]
+    n_weights = sum(w.numel() for w in weights)
     n = X.shape[0]
     batch = n if batch_size is None else min(int(batch_size), n)
     shuffler = torch.Generator().manual_seed(seed)
@@ -59,7 +65,8 @@ def train_mlp(X: np.ndarray, Y: np.ndarray, hidden: list[int], lr: float, l2: fl
         for start in range(0, n, batch):
             rows = order[start:start + batch] if order is not None else slice(None)
             loss = torch.mean((net(Xt[rows]) - Yt[rows]) ** 2)
-            loss = loss + l2 * sum(torch.sum(w * w) for w in weights) / (2 * n)
+            if l2:
+                loss = loss + l2 * sum(torch.sum(w * w) for w in weights) / n_weights
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

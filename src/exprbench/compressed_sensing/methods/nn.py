@@ -10,13 +10,15 @@ from ._measured import MeasurementTrained
 @register
 class MeasurementMLP(MeasurementTrained):
     """Trained per measurement matrix on simulated training measurements, MSE loss,
-    (lr, l2) from a validation split. Defaults: the study's selected lr 1e-3 and L2 1.0
-    are in the grid; hidden sizes follow its stacked network (500-500-500)."""
+    (lr, l2) from a validation split. The study's lr 1e-3 is in the grid. Its L2 1.0
+    is too, but the study does not say how its penalty was scaled; here it is
+    ``l2 * mean(w^2)`` (``_mlp``), and the grid also holds 0 and 0.01. Hidden sizes
+    follow the study's stacked network (500-500-500)."""
 
     name = "nn"
 
-    def __init__(self, hidden_sizes=(500, 500, 500), learning_rates=(1e-3, 1e-2), l2_values=(0.1, 1.0), epochs=200,
-                 batch_size=None, validation_fraction=0.2, device="auto", random_state=0):
+    def __init__(self, hidden_sizes=(500, 500, 500), learning_rates=(1e-3, 1e-2), l2_values=(0.0, 1e-2, 1.0),
+                 epochs=200, batch_size=None, validation_fraction=0.2, device="auto", random_state=0):
         self.hidden_sizes = hidden_sizes
         self.learning_rates = learning_rates
         self.l2_values = l2_values

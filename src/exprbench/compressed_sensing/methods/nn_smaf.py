@@ -21,7 +21,7 @@ class SMAFThenMLP(MeasurementTrained):
     name = "nn_smaf"
 
     def __init__(self, smaf=None, sparsity=15, hidden_sizes=(500, 500, 500), learning_rates=(1e-3, 1e-2),
-                 l2_values=(0.1, 1.0), epochs=200, batch_size=None, validation_fraction=0.2, device="auto",
+                 l2_values=(0.0, 1e-2, 1.0), epochs=200, batch_size=None, validation_fraction=0.2, device="auto",
                  random_state=0):
         self.smaf = smaf
         self.sparsity = sparsity

@@ -14,7 +14,7 @@ METHODS = ["svd_top_k", "smaf", "nn"]
 
 @pytest.mark.slow
 def test_compressed_sensing_runs_end_to_end(tmp_path):
-    tiny_nn = {"hidden_sizes": [16], "epochs": 5, "learning_rates": [1e-3], "l2_values": [1.0]}
+    tiny_nn = {"hidden_sizes": [16], "epochs": 5, "learning_rates": [1e-3], "l2_values": [0.0]}
     config = {
         "model_dir": str(ROOT / "config" / "models"),
         "datasets": {"sim": {"source": "simulated", "params": {"n_samples": 50, "n_linear": 20, "n_nonlinear": 20}}},

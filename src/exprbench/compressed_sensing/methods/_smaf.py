@@ -3,8 +3,12 @@
 Port of ``union_of_transforms.smaf`` without SPAMS, in samples x genes orientation
 (X ~ W U^T, U genes x modules non-negative, W samples x modules signed):
 
-1. U-step, per gene g: min ||u_g||_1 s.t. ||x_g - W u_g||^2 <= tol * Xnorm, u_g >= 0,
-   with Xnorm = ||X||_F^2 / n_samples. Solved on the positive LARS-lasso path
+1. U-step, per gene g: min ||u_g||_1 s.t. ||x_g - W u_g||^2 <= tol * ||x_g||^2, u_g >= 0:
+   each gene keeps a fraction 1 - tol of its own energy, whatever the number of samples.
+   (The reference bounds every gene by tol * ||X||_F^2 / n_samples, which relative to a
+   gene's energy is about tol * n_genes / n_samples: the bound loosens with more genes
+   and tightens with more samples, so modules grow dense as training data grow.)
+   Solved on the positive LARS-lasso path
    (``lars_path_gram(positive=True)``, the Gram form of ``lars_path``): the smallest-L1 point whose
    residual meets the bound, interpolated between breakpoints.
 2. Columns of U scaled to unit L2 norm (empty columns stay zero).
@@ -53,24 +57,29 @@ def min_l1_nonnegative(gram: np.ndarray, xy: np.ndarray, x_sq: float, bound: flo
     return start + float(np.clip(t, 0.0, 1.0)) * step
 
 
-def _u_rows(gram, xy, x_sq, bound, n_samples) -> np.ndarray:
-    return np.stack([min_l1_nonnegative(gram, xy[:, g], x_sq[g], bound, n_samples) for g in range(xy.shape[1])])
+def _u_rows(gram, xy, x_sq, bounds, n_samples) -> np.ndarray:
+    """One row per gene; ``xy`` is genes x modules (contiguous rows, so the serial and
+    the process-split runs use the same kernels and agree to the last bit)."""
+    return np.stack([min_l1_nonnegative(gram, xy[g], x_sq[g], bounds[g], n_samples) for g in range(xy.shape[0])])
 
 
-def u_step(X: np.ndarray, W: np.ndarray, bound: float, n_jobs: int = 1) -> np.ndarray:
-    """Non-negative minimum-L1 dictionary rows for every gene (genes x modules).
+def u_step(X: np.ndarray, W: np.ndarray, tolerance: float, n_jobs: int = 1) -> np.ndarray:
+    """Non-negative minimum-L1 dictionary rows for every gene (genes x modules), each
+    gene's residual bounded by ``tolerance`` times its own energy.
 
     Genes are independent; the time is LARS's per-step Python work, so ``n_jobs`` > 1
     splits the genes over processes (results do not depend on it)."""
     gram = W.T @ W
-    xy = W.T @ X                     # modules x genes
+    xy = np.ascontiguousarray(X.T @ W)  # genes x modules
     x_sq = np.sum(X * X, axis=0)
+    bounds = tolerance * x_sq
     if n_jobs == 1 or X.shape[1] < 2 * n_jobs:
-        return _u_rows(gram, xy, x_sq, bound, X.shape[0])
+        return _u_rows(gram, xy, x_sq, bounds, X.shape[0])
     from joblib import Parallel, delayed
 
     blocks = np.array_split(np.arange(X.shape[1]), n_jobs)
-    parts = Parallel(n_jobs=n_jobs)(delayed(_u_rows)(gram, xy[:, b], x_sq[b], bound, X.shape[0]) for b in blocks)
+    parts = Parallel(n_jobs=n_jobs)(delayed(_u_rows)(gram, xy[b], x_sq[b], bounds[b], X.shape[0])
+                                    for b in blocks)
     return np.concatenate(parts)
 
 
@@ -93,12 +102,11 @@ def smaf(X: np.ndarray, n_modules: int, initial_sparsity: int, tolerance: float,
          verbose: bool = True):
     """Returns (U genes x modules, W samples x modules, history: one dict per iteration)."""
     W = rng.random((X.shape[0], n_modules))  # the reference's Uniform[0, 1) start; U starts from W
-    x_norm = float(np.sum(X * X) / X.shape[0])
     history = []
     started = time.perf_counter()
     for iteration in range(1, n_iter + 1):
         t0 = time.perf_counter()
-        U = unit_columns(u_step(X, W, tolerance * x_norm, n_jobs))
+        U = unit_columns(u_step(X, W, tolerance, n_jobs))
         t1 = time.perf_counter()
         W, k = decode_sparsest(X, U, initial_sparsity, 1 - tolerance, min_sparsity)
         t2 = time.perf_counter()

@@ -105,7 +105,9 @@ def test_data_helpers():
     rows, cols = select((10, 20), n_genes=5, n_samples=None, seed=0)
     assert list(rows) == list(range(10)) and len(cols) == 5 and np.all(np.diff(cols) > 0)
     X = np.arange(100.0).reshape(10, 10)
-    assert clip_at_percentile(X, 99).max() == pytest.approx(np.percentile(X, 99))
+    train, test = clip_at_percentile(X[:5], X[5:], 90)
+    ceiling = np.percentile(X[:5], 90)
+    assert train.max() == pytest.approx(ceiling) and test.max() == pytest.approx(ceiling)
     train, test = split(10, 0.3, seed=0)
     assert len(test) == 3 and not set(train) & set(test)
     a, b = scale_01(np.array([[1.0, 5.0], [3.0, 5.0]]), np.array([[2.0, 6.0]]))
@@ -181,3 +183,24 @@ def test_figures_are_identical_when_drawn_again(tmp_path):
     second = {p.name: p.read_bytes() for p in make_figures(summary, tmp_path / "b", "e")}
     assert sorted(first) == ["e_correlation.png", "e_correlation.svg", "e_distance.png", "e_distance.svg"]
     assert first == second
+
+
+def test_clip_threshold_comes_from_the_training_samples_only(tmp_path):
+    # Test samples 100 times larger must not move the clip applied to the training samples.
+    from conftest import make_data
+
+    from exprbench.compressed_sensing.data import load_experiment
+    from exprbench.store import write_dataset
+
+    experiment = {"n_genes": None, "n_samples": None, "data_seed": 0, "clip_percentile": 90,
+                  "test_fraction": 0.25, "scale_01": False}
+    data = make_data(n_samples=40, n_genes=12)
+    write_dataset(tmp_path / "plain.h5", data)
+    plain = load_experiment(tmp_path / "plain.h5", experiment, seed=0)
+    is_test = np.isin(data.samples["sample_id"], plain.test_ids)
+    ceiling = np.percentile(data.expression[~is_test], 90)
+    data.expression[is_test] = 100 * np.abs(data.expression[is_test])
+    write_dataset(tmp_path / "loud.h5", data)
+    loud = load_experiment(tmp_path / "loud.h5", experiment, seed=0)
+    np.testing.assert_array_equal(plain.train, loud.train)
+    assert loud.train.max() == pytest.approx(ceiling) and loud.test.max() == pytest.approx(ceiling)

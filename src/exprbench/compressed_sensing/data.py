@@ -1,5 +1,6 @@
 """The experiment's matrix: a seeded gene subset and sample cap from the store,
-clipped at a percentile as in the reference, split and optionally 0-1 scaled."""
+split, clipped at a percentile of the training values (the reference clipped at
+the percentile of train and test together) and optionally 0-1 scaled."""
 
 from __future__ import annotations
 
@@ -32,11 +33,13 @@ def select(shape: tuple[int, int], n_genes, n_samples, seed: int) -> tuple[np.nd
     return rows, cols
 
 
-def clip_at_percentile(X: np.ndarray, percentile) -> np.ndarray:
-    """Values above the percentile of the whole submatrix set to it (reference: 99th)."""
+def clip_at_percentile(train: np.ndarray, test: np.ndarray, percentile) -> tuple[np.ndarray, np.ndarray]:
+    """Values above the percentile of all training values set to it, in both parts
+    (reference: 99th). The test samples do not move the threshold."""
     if percentile is None:
-        return X
-    return np.minimum(X, np.percentile(X, percentile))
+        return train, test
+    ceiling = np.percentile(train, percentile)
+    return np.minimum(train, ceiling), np.minimum(test, ceiling)
 
 
 def split(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -66,9 +69,8 @@ def load_experiment(path, experiment: dict, seed: int) -> ExperimentData:
     if not np.all(np.isfinite(X)):
         raise ValueError(f"{path}: the expression matrix has missing or infinite values; "
                          "impute them or choose another dataset")
-    X = clip_at_percentile(X, experiment["clip_percentile"])
     train_rows, test_rows = split(X.shape[0], experiment["test_fraction"], seed)
-    train, test = X[train_rows], X[test_rows]
+    train, test = clip_at_percentile(X[train_rows], X[test_rows], experiment["clip_percentile"])
     if experiment["scale_01"]:
         train, test = scale_01(train, test)
     return ExperimentData(train, test, gene_ids, sample_ids[train_rows], sample_ids[test_rows])

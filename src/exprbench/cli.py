@@ -169,6 +169,26 @@ def _check_config(args) -> None:
     print(f"{args.config}: valid; {'; '.join(parts)}")
 
 
+def _export(args) -> None:
+    from .h5ad import export_h5ad
+
+    store = Path(args.dataset)
+    if args.configfile is not None:
+        from . import config as config_module
+
+        config = config_module.load(args.configfile)
+        if args.dataset not in config["datasets"]:
+            raise ValueError(f"{args.configfile}: datasets: no dataset {args.dataset!r}"
+                             f"{config_module.did_you_mean(args.dataset, config['datasets'])} "
+                             f"(has: {', '.join(sorted(config['datasets']))})")
+        store = Path(config["data_dir"]) / f"{args.dataset}.h5"
+    elif not store.is_file():
+        raise ValueError(f"{store}: no such store file; give the path of a prepared store (data/NAME.h5), "
+                         "or a dataset name with --configfile")
+    n_samples, n_genes = export_h5ad(store, args.h5ad)
+    print(f"{args.h5ad}: {n_samples} samples x {n_genes} genes from {store}", file=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="exprbench", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -249,6 +269,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--summary", required=True, type=Path)
     p.add_argument("--out-dir", required=True, type=Path)
     p.set_defaults(func=_figures)
+
+    p = commands.add_parser("export", help="write a prepared dataset store as AnnData (.h5ad)")
+    p.add_argument("dataset", help="path of a store (data/NAME.h5), or a dataset name with --configfile")
+    p.add_argument("--configfile", type=Path,
+                   help="workflow config: DATASET is then a key of its datasets:, read from its data_dir")
+    p.add_argument("--h5ad", required=True, type=Path, help="AnnData file to write (X samples x genes, obs, var, uns)")
+    p.set_defaults(func=_export)
 
     for family in FAMILY_COMMANDS:
         importlib.import_module(family).add_commands(commands)

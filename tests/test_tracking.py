@@ -32,7 +32,7 @@ def offline_operations(data_dir):
 
 
 def test_backends_and_modes_are_exported():
-    assert TRACKER_BACKENDS == ("none", "neptune")
+    assert TRACKER_BACKENDS == ("none", "mlflow", "neptune")
     assert NEPTUNE_MODES == ("offline", "async", "debug")
 
 
@@ -53,8 +53,8 @@ def test_null_tracker_accepts_every_call_and_writes_nothing(tmp_path, monkeypatc
 
 
 def test_unknown_backend_names_the_allowed_ones():
-    with pytest.raises(ValueError, match=r"'mlflow'.*allowed: none, neptune"):
-        make_tracker({"backend": "mlflow"}, run_name="job")
+    with pytest.raises(ValueError, match=r"'wandb'.*allowed: none, mlflow, neptune"):
+        make_tracker({"backend": "wandb"}, run_name="job")
 
 
 @pytest.mark.parametrize("mode", ["sync", "read-only", "online"])

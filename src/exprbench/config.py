@@ -18,6 +18,7 @@ import yaml
 
 from .models import MODELS
 from .sources import SOURCES
+from .tracking import BACKEND_SPEC_KEYS
 
 TASK_DEFAULTS = {
     "split": {"by": "study", "folds": 5},
@@ -140,12 +141,26 @@ def merge(base: dict, override: dict) -> dict:
     return merged
 
 
-def _with_schema_defaults(config: dict) -> dict:
+def _with_tracker_defaults(tracker: dict, properties: dict, results_dir: str, file="config") -> dict:
+    """The tracker block with the defaults of its own backend's keys only; MLflow's
+    store defaults to a file store inside the results folder, so it works offline."""
+    backend = tracker.get("backend", properties["backend"]["default"])
+    keys = BACKEND_SPEC_KEYS[backend]
+    foreign = sorted(set(tracker) - set(keys))
+    if foreign:
+        raise ConfigError(file, f"tracker.{foreign[0]}", f"not read by backend {backend!r}; remove it", keys)
+    filled = {k: properties[k]["default"] for k in keys if "default" in properties[k]}
+    if backend == "mlflow":
+        filled["tracking_uri"] = f"{results_dir}/mlruns"
+    return merge(filled, tracker)
+
+
+def _with_schema_defaults(config: dict, file="config") -> dict:
     top = load_schema("config.schema.yaml")["properties"]
     filled = {k: copy.deepcopy(v["default"]) for k, v in top.items() if "default" in v}
     filled = merge(filled, config)
-    tracker_defaults = {k: v["default"] for k, v in top["tracker"]["properties"].items() if "default" in v}
-    filled["tracker"] = merge(tracker_defaults, filled["tracker"])
+    filled["tracker"] = _with_tracker_defaults(filled["tracker"], top["tracker"]["properties"], filled["results_dir"],
+                                               file)
     filled["resources"] = merge(JOB_RESOURCE_DEFAULTS, filled["resources"])
     download_defaults = {k: v["default"] for k, v in top["download"]["properties"].items()}
     filled["download"] = merge(download_defaults, filled["download"])
@@ -248,7 +263,7 @@ def resolve(config: dict, file="config") -> dict:
     _validate(config, "config.schema.yaml", file)
     if not any(key in config for key in ("tasks", *FAMILIES)):
         raise ConfigError(file, "", "nothing to run: add tasks or a family section", ["tasks", *FAMILIES])
-    config = _with_schema_defaults(config)
+    config = _with_schema_defaults(config, file)
     config["datasets"] = {name: _with_definition(name, entry, file) for name, entry in config["datasets"].items()}
     for name, entry in config["datasets"].items():
         _check_dataset(name, entry, file)

@@ -168,7 +168,8 @@ class TableMatrix:
             raise LocalInputError(f"{self.path}: line 2 has more fields than the header's {len(self.header)}; "
                                   "every line needs one field per header column (a ragged table)") from None
         except pd.errors.ParserError as err:
-            raise LocalInputError(f"{self.path}: {err} (a ragged table: every line needs one field per header "
+            detail = " ".join(str(err).split())
+            raise LocalInputError(f"{self.path}: {detail} (a ragged table: every line needs one field per header "
                                   f"column, {len(self.header)} here)") from None
         except (UnicodeDecodeError, EOFError, OSError) as err:
             raise LocalInputError(f"{self.path}: cannot read the table ({err})") from err

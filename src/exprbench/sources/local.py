@@ -53,7 +53,6 @@ import numpy as np
 import pandas as pd
 
 from ..atomic import scratch_folder
-from ..genes import unversioned
 from ..store import REQUIRED_SAMPLE_COLUMNS, stream_dataset
 from . import DataSource
 from ._local_inputs import (
@@ -95,7 +94,8 @@ def _read_samples_file(path: Path) -> pd.DataFrame:
         table = pd.read_csv(path, sep=separator_of(path), dtype=str, keep_default_na=False, na_values=MISSING_TOKENS,
                             index_col=False)
     except pd.errors.ParserError as err:
-        raise LocalInputError(f"{path}: {err} (a ragged table: every line needs one field per header column)") from None
+        detail = " ".join(str(err).split())
+        raise LocalInputError(f"{path}: {detail} (a ragged table: every line needs one field per header column)") from None
     return table.rename(columns={header[0]: "_index"})
 
 
@@ -231,8 +231,9 @@ class LocalSource(DataSource):
     # ------------------------------------------------------------------ sample ids
 
     @staticmethod
-    def _mismatch(matrix, matrix_ids, table_ids, table_path: Path, other_axis_ids) -> LocalInputError:
-        only_matrix = [i for i in matrix_ids if i not in table_ids]
+    def _mismatch(matrix, matrix_ids, table_ids: list, table_path: Path, other_axis_ids) -> LocalInputError:
+        known = set(table_ids)
+        only_matrix = [i for i in matrix_ids if i not in known]
         matrix_set = set(matrix_ids)
         only_table = [i for i in table_ids if i not in matrix_set]
         parts = []
@@ -241,7 +242,7 @@ class LocalSource(DataSource):
         if only_table:
             parts.append(f"{len(only_table)} ids of {table_path} are not in the matrix (e.g. {_examples(only_table)})")
         fix = "the samples table needs exactly one row per matrix sample, with the same ids"
-        if table_ids & set(other_axis_ids):
+        if known & set(other_axis_ids):
             swapped = "samples_by_genes" if matrix.orientation == "genes_by_samples" else "genes_by_samples"
             fix = f"the other axis holds the sample ids: set params.orientation: {swapped}"
         return LocalInputError(f"{matrix.path}: {'; '.join(parts)}; {fix}")
@@ -259,14 +260,11 @@ class LocalSource(DataSource):
     @staticmethod
     def _genes_table(path: Path, gene_ids, symbols, where) -> pd.DataFrame:
         ids = [str(g) for g in gene_ids]
-        stripped = unversioned(pd.Series(ids)).tolist()
         first_seen: dict[str, int] = {}
-        for i, gene in enumerate(stripped):
+        for i, gene in enumerate(ids):
             if gene in first_seen:
-                j = first_seen[gene]
-                raise LocalInputError(f"{path}: gene id {ids[i]!r} ({where(i)}) repeats {ids[j]!r} ({where(j)}) "
-                                      "(Ensembl versions are dropped); give every gene one row, e.g. sum or drop "
-                                      "the repeats")
+                raise LocalInputError(f"{path}: gene id {gene!r} at {where(i)} repeats {where(first_seen[gene])}; "
+                                      "give every gene one row, e.g. sum or drop the repeats")
             first_seen[gene] = i
         symbols = ids if symbols is None else ["" if s is None or pd.isna(s) else str(s) for s in symbols]
         return pd.DataFrame({"gene_id": ids, "symbol": symbols})
@@ -286,7 +284,8 @@ class LocalSource(DataSource):
         embedded = getattr(matrix, "embedded_genes", None)
         genes = self._genes_table(matrix.path, column_ids, None if embedded is None else embedded["symbol"],
                                   lambda i: f"column {i + 1}")
-        table_ids = set(samples["sample_id"])
+        table_ids = samples["sample_id"].tolist()
+        known = set(table_ids)
         seen: dict[str, str] = {}
         order, unknown = [], []
         notes: list[str] = []
@@ -297,7 +296,7 @@ class LocalSource(DataSource):
                         raise LocalInputError(f"{matrix.path}: sample id {sample!r} at {name} repeats {seen[sample]}; "
                                               "give every sample one row")
                     seen[sample] = name
-                missing = [i for i in ids if i not in table_ids]
+                missing = [i for i in ids if i not in known]
                 if missing and not order and len(missing) == len(ids):
                     raise self._mismatch(matrix, ids, table_ids, table_path, column_ids)
                 unknown.extend(missing)
@@ -313,8 +312,8 @@ class LocalSource(DataSource):
     def _write_gene_rows(self, matrix, samples, table_path, out_path, expression, samples_path) -> None:
         sample_ids = matrix.column_ids
         check_unique(sample_ids, matrix.path, "sample ids of the header", "give every sample one column")
-        table_ids = set(samples["sample_id"])
-        if set(sample_ids) != table_ids:
+        table_ids = samples["sample_id"].tolist()
+        if set(sample_ids) != set(table_ids):
             first_rows = next(iter(matrix.blocks(self.rows_per_block)), ([], None, None, None))[0]
             raise self._mismatch(matrix, sample_ids, table_ids, table_path, first_rows)
         n_samples = len(sample_ids)

@@ -356,3 +356,16 @@ def test_gzip_input_is_read_in_blocks(tmp_path, data):
     matrix = TableMatrix(path, "genes_by_samples", None)
     sizes = [block.shape[0] for _, block, _, _ in matrix.blocks(8)]
     assert sizes == [8, 8, 8, 6]
+
+
+def test_parquet_extra_is_in_dev_and_the_job_env():
+    import tomllib
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    extras = tomllib.loads((root / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert extras["parquet"] == ["pyarrow==26.0.1"] and set(extras["parquet"]) <= set(extras["dev"])
+    env = yaml.safe_load((root / "envs" / "exprbench.yaml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert "pyarrow==26.0.1" in pip

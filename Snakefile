@@ -21,6 +21,9 @@ include: "rules/inference.smk"
 include: "rules/compressed_sensing.smk"
 
 
+from exprbench.output_folders import OutputFolderClash, claim_output_folders
+
+
 CLASSIFICATION_TARGETS = [SUMMARY, *FIGURES] if CFG["tasks"] else []
 
 
@@ -31,6 +34,15 @@ rule all:
         SSL_TARGETS,
         INFERENCE_TARGETS,
         COMPRESSED_SENSING_TARGETS,
+
+
+# Runs only when jobs are about to start (not for dry runs or reports).
+onstart:
+    try:
+        claim_output_folders({"results_dir": RESULTS_DIR, "figures_dir": FIGURES_DIR}, CONFIG_FILE)
+    except OutputFolderClash as clash:
+        print(f"\n{clash}", file=sys.stderr)
+        raise SystemExit(1)
 
 
 onsuccess:

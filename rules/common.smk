@@ -48,7 +48,7 @@ wildcard_constraints:
     task="[^/]+",
     model="[^/]+",
     dataset="[^/]+",
-    signal_removal="none|limma",
+    signal_removal="none|limma|limma_joint",
     seed=r"\d+",
     fold=r"\d+",
 

@@ -28,12 +28,16 @@ def sim_config(tmp_path, **task):
     return config, path
 
 
-def run_job(config, path, model="mlp3", signal_removal="none", seed=0, fold=0):
+def make_job(config, path, model="mlp3", signal_removal="none", seed=0, fold=0):
     task = config["tasks"]["t"]
     with open_dataset(path) as reader:
         manifest = build_manifest(reader, task)
-    job = FitJob(task=task, manifest=manifest, model=config["models"][model], signal_removal=signal_removal,
-                 seed=seed, fold=fold, dataset="sim", device="cpu")
+    return FitJob(task=task, manifest=manifest, model=config["models"][model], signal_removal=signal_removal,
+                  seed=seed, fold=fold, dataset="sim", device="cpu")
+
+
+def run_job(config, path, **settings):
+    job = make_job(config, path, **settings)
     return job, job.run()
 
 
@@ -59,19 +63,34 @@ def test_metrics_have_the_summary_columns(tmp_path):
     assert set(predictions["true_label"]) <= {"red", "blue"}
 
 
-def test_limma_removes_class_means_in_each_set_separately(tmp_path):
+@pytest.mark.parametrize("removal", ["limma", "limma_joint"])
+def test_limma_corrects_validation_alone_and_training_side_where_it_is_used(tmp_path, removal):
+    """``limma``: the validation set is corrected on its own and the training set
+    is left uncorrected, to be corrected per part where models are fitted (a
+    corrected set cut into parts gives them opposite class gaps). ``limma_joint``
+    corrects the union, so neither set is centred on its own."""
+    pytest.importorskip("rpy2")
     config, path = sim_config(tmp_path)
-    job, _ = run_job(config, path, signal_removal="limma")
+    job = make_job(config, path, signal_removal=removal)
     with open_dataset(path) as reader:
         X, labels = reader.read_expression(), reader.samples["label"].to_numpy()
     y = (labels == "red").astype(int)
     sets = {"train": np.arange(0, 60), "validation": np.arange(60, 90)}
     problem = _Problem(job, X, y, np.arange(90).astype(str), np.arange(90), np.array(["blue", "red"]), None)
     features = problem.features(sets)
-    for name, rows in sets.items():
-        X_set, y_set = features[name].numpy(), y[rows]
-        gap = X_set[y_set == 1].mean(axis=0) - X_set[y_set == 0].mean(axis=0)
-        np.testing.assert_allclose(gap, 0, atol=1e-4)
+
+    def gap(name):
+        X_set, y_set = features[name].numpy(), y[sets[name]]
+        return X_set[y_set == 1].mean(axis=0) - X_set[y_set == 0].mean(axis=0)
+
+    if removal == "limma":
+        np.testing.assert_allclose(gap("validation"), 0, atol=1e-4)
+        assert np.abs(gap("train")).max() > 1, "the training side reaches the fits uncorrected"
+    else:
+        joint = np.concatenate([features["train"].numpy(), features["validation"].numpy()])
+        joint_gap = joint[y == 1].mean(axis=0) - joint[y == 0].mean(axis=0)
+        np.testing.assert_allclose(joint_gap, 0, atol=1e-4)
+        assert np.abs(gap("validation")).max() > 0.1
 
 
 def test_binary_pairs_run_each_pair_with_the_task_encoding(tmp_path):
@@ -125,6 +144,61 @@ def test_pretraining_fits_a_direct_and_a_pretrained_copy_on_40_40_20_sets(tmp_pa
     assert direct["n_train"].tolist() == pretrained["n_train"].tolist() == [18, 36]
     assert (metrics["n_val"] == 18).all()
     assert len(predictions) == 4 * 18
+
+
+def test_pretraining_runs_once_per_problem_and_equals_pretraining_per_fraction(tmp_path, monkeypatch):
+    from exprbench.models import MODELS
+
+    config, path = sim_config(tmp_path, pretraining=True, split={"by": "study", "folds": 5},
+                              train_fractions=[0.5, 0.75, 1.0])
+    model_class = MODELS.get(config["models"]["mlp3"]["estimator"])
+    sizes, fit = [], model_class.fit
+
+    def counting_fit(self, X, y, **kwargs):
+        sizes.append(len(y))
+        return fit(self, X, y, **kwargs)
+
+    monkeypatch.setattr(model_class, "fit", counting_fit)
+    job, (metrics, predictions) = run_job(config, path)
+    monkeypatch.setattr(model_class, "fit", fit)
+    n_tuning_fits = config["tasks"]["t"]["tuning"]["n_trials"] * config["tasks"]["t"]["tuning"]["inner_folds"]
+    # Tuning fits, one pretraining fit, then a direct and a fine-tuned fit per fraction.
+    assert len(sizes) == n_tuning_fits + 1 + 2 * 3
+    assert sizes[n_tuning_fits] == 36, "the pretraining set (40 % of 90 samples) is fitted once"
+
+    # Reference: pretrain a fresh model for every fraction, as before, under the same seeds.
+    with open_dataset(path) as reader:
+        samples, X = reader.samples, reader.read_expression()
+    classes = np.array(job.manifest["classes"])
+    y = np.searchsorted(classes, samples["label"].astype(str).to_numpy())
+    problem = _Problem(job, X, y, samples["study"].astype(str).to_numpy(), samples["sample_id"].to_numpy(), classes, None)
+    sets = problem.sets()
+    features = problem.features(sets)
+    best = {"lr": metrics["lr"].iloc[0], "weight_decay": metrics["weight_decay"].iloc[0]}
+    subsets = __import__("exprbench.splits", fromlist=["nested_subsets"]).nested_subsets(
+        len(sets["train"]), [0.5, 0.75, 1.0], __import__("exprbench.seeding", fromlist=["make_rng"]).make_rng(
+            0, "t", "fractions", 0, ""))
+    for fraction, subset in zip([0.5, 0.75, 1.0], subsets):
+        model = problem.new_model(**best, random_state=problem.fit_seed(fraction, sets), warm_start=True)
+        model.fit(features["pretrain"], y[sets["pretrain"]], classes=problem.problem_classes,
+                  groups=problem.groups[sets["pretrain"]])
+        model.fit(features["train"][subset], y[sets["train"]][subset], classes=problem.problem_classes,
+                  groups=problem.groups[sets["train"]][subset])
+        expected = classes[model.predict(features["validation"])]
+        got = predictions[(predictions["train_fraction"] == fraction) & predictions["pretrained"]]
+        np.testing.assert_array_equal(got["predicted_label"].to_numpy(), expected)
+        row = metrics[(metrics["train_fraction"] == fraction) & metrics["pretrained"]].iloc[0]
+        assert row["best_epoch"] == model.best_epoch_ and row["epochs"] == model.n_epochs_
+
+
+def test_direct_model_starts_from_the_pretrained_models_initial_weights(tmp_path):
+    config, path = sim_config(tmp_path, pretraining=True, split={"by": "study", "folds": 5})
+    job = make_job(config, path)
+    sets = {"train": np.arange(0, 30), "validation": np.arange(30, 60), "pretrain": np.arange(60, 90)}
+    problem = _Problem(job, np.zeros((90, 4)), np.arange(90) % 2, np.arange(90).astype(str), np.arange(90),
+                       np.array(["blue", "red"]), None)
+    seeds = {problem.fit_seed(fraction, sets) for fraction in (0.5, 1.0)}
+    assert seeds == {problem.fit_seed(None, sets)}, "one initialisation for the pretrained and every direct model"
 
 
 def test_pretraining_needs_five_folds(tmp_path):

@@ -109,3 +109,26 @@ def test_zero_epochs_is_a_clear_error():
     X, y = separable_problem(n=20)
     with pytest.raises(ValueError, match="max_epochs must be at least 1"):
         MODELS.get("mlp3")(max_epochs=0).fit(X, y)
+
+
+def test_correction_runs_on_the_fit_part_and_the_holdout_each_on_its_own():
+    """Signal removal inside training: the trainer corrects the two parts it cuts,
+    never the whole set first (that would give the parts opposite class gaps)."""
+    X, y = separable_problem(n=50)
+    parts = []
+
+    def centre_classes(X_part, y_part):
+        parts.append((X_part.numpy().copy(), np.asarray(y_part)))
+        centred = X_part.clone()
+        for label in np.unique(y_part):
+            rows = np.flatnonzero(y_part == label)
+            centred[rows] -= centred[rows].mean(0)
+        return centred
+
+    model = MODELS.get("logistic_regression")(max_epochs=2, device="cpu", early_stopping_fraction=0.2)
+    model.fit(X, y, groups=np.arange(50), correct=centre_classes)
+    assert [len(part_y) for _, part_y in parts] == [40, 10]
+    rows = [np.flatnonzero((X[:, None, :] == part_X[None]).all(axis=2).any(axis=1)) for part_X, _ in parts]
+    assert sorted(np.concatenate(rows).tolist()) == list(range(50)), "the two parts split the training set"
+    for (_, part_y), part_rows in zip(parts, rows):
+        np.testing.assert_array_equal(part_y, y[part_rows])

@@ -31,3 +31,21 @@ def test_no_trials_keeps_the_configured_parameters():
     model = MODELS.get("logistic_regression")()
     assert nested_search(model, SPACE, X, y, np.arange(20), np.array([0, 1]),
                          n_trials=0, inner_folds=2, rng=np.random.default_rng(0)) == ({}, [])
+
+
+def test_correction_reaches_each_inner_validation_fold_and_each_fit_on_its_own():
+    """Signal removal runs per inner part: the data come uncorrected, each inner
+    validation fold is corrected alone, and each fit gets the correction for its
+    own fit part and early-stopping holdout."""
+    X, y = separable_problem(n=60)
+    sizes = []
+
+    def record(X_part, y_part):
+        sizes.append(len(y_part))
+        return X_part
+
+    model = MODELS.get("logistic_regression")(max_epochs=1, device="cpu")
+    nested_search(model, {"lr": {"choice": [1e-2]}}, X, y, np.arange(60), np.array([0, 1]),
+                  n_trials=2, inner_folds=3, rng=np.random.default_rng(0), correct=record)
+    # Per trial and inner fold: the fit part and holdout of 40 samples, then the 20 validation samples.
+    assert sizes == [32, 8, 20] * 6

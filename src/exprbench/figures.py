@@ -40,7 +40,8 @@ MODEL_DISPLAY_NAMES = {
     "mlp3": "3-layer MLP",
     "mlp5": "5-layer MLP",
 }
-SIGNAL_REMOVAL_LABELS = {"none": "Full signal", "limma": "Linear signal removed"}
+SIGNAL_REMOVAL_LABELS = {"none": "Full signal", "limma": "Linear signal removed",
+                         "limma_joint": "Removed jointly (S1 control)"}
 
 # Known models keep fixed colours so every figure, and every run, agrees.
 _PALETTE = matplotlib.colormaps["tab10"].colors

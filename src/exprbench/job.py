@@ -1,16 +1,23 @@
 """One fit job: a (task, model, signal_removal, seed, fold) cell of the benchmark.
 
 Within the job: split the task's samples group-wise into folds, fit gene
-selection and scaling on the training side, remove linear label signal with
-limma from each set separately (as the paper did), choose the learning rate and
-weight decay by nested CV, then fit one model per nested training fraction and
-score it on the whole validation fold. A pretraining task splits 40/40/20 and
-also fits, from the same initialisation, a copy first trained on the
+selection and scaling on the training side, choose the learning rate and weight
+decay by nested CV, then fit one model per nested training fraction and score it
+on the whole validation fold. A pretraining task splits 40/40/20 and also
+fine-tunes, from the same initialisation, a copy of a model trained once on the
 pretraining set.
+
+Signal removal (``limma``) runs on every set a model is fitted or scored on, each
+on its own, as the paper did: the validation fold, each inner-CV training and
+validation part, and each fit's training part and early-stopping holdout. The
+training side therefore stays uncorrected until it is cut into those sets;
+correcting a set and then splitting it leaves its parts with opposite class
+gaps. ``limma_joint`` is the paper's S1 control: all sets corrected together.
 """
 
 from __future__ import annotations
 
+import copy
 import sys
 import time
 from dataclasses import dataclass
@@ -29,6 +36,18 @@ from .store import open_dataset
 from .tasks import GROUP_COLUMNS
 from .tracking import make_tracker
 from .tuning import nested_search
+
+SIGNAL_REMOVALS = ("none", "limma", "limma_joint")
+
+
+def remove_label_signal(X, labels):
+    """limma's removeBatchEffect with the class label as batch, on one set:
+    a device tensor in, a corrected tensor on the same device out."""
+    if len(np.unique(labels)) < 2:  # nothing to remove (also a one-sample part)
+        return X
+    from .limma import remove_batch_effect
+
+    return as_device_tensor(remove_batch_effect(X.cpu().numpy(), labels), X.device)
 
 
 @dataclass
@@ -49,6 +68,8 @@ class FitJob:
         print(f"[{time.strftime('%H:%M:%S')}] {cell}: {message}", file=sys.stderr, flush=True)
 
     def run(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        if self.signal_removal not in SIGNAL_REMOVALS:
+            raise ValueError(f"signal_removal {self.signal_removal!r} is not one of {', '.join(SIGNAL_REMOVALS)}")
         manifest = self.manifest
         rows = np.asarray(manifest["rows"])
         with open_dataset(manifest["dataset_file"]) as reader:
@@ -80,6 +101,8 @@ class _Problem:
         self.pair_name = "|".join(pair) if pair else ""
         self.problem_classes = np.searchsorted(classes, pair) if pair else np.arange(len(classes))
         self.prefix = f"{self.pair_name}: " if pair else ""
+        # Applied at the leaves: to each set a model is fitted or scored on.
+        self.correct = remove_label_signal if job.signal_removal == "limma" else None
 
     def _seed(self, *keys) -> int:
         job = self.job
@@ -109,15 +132,17 @@ class _Problem:
             # Every sample of the dataset's store, as the paper scaled its compendium.
             preprocessor.fit_stats(manifest_stats(self.job.manifest))
         device = resolve_device(self.job.device)
-        features = {}
-        for name, rows in sets.items():
-            values = preprocessor.transform(self.X[rows])
-            if self.job.signal_removal == "limma":
-                from .limma import remove_batch_effect
+        values = {name: preprocessor.transform(self.X[rows]) for name, rows in sets.items()}
+        if self.job.signal_removal == "limma_joint":
+            from .limma import remove_batch_effect
 
-                # Separately per set, as in the paper: removing it jointly can inject signal.
-                values = remove_batch_effect(values, self.y[rows])
-            features[name] = as_device_tensor(values, device)
+            # The paper's S1 control: one correction over all sets, then split.
+            joint = remove_batch_effect(np.concatenate(list(values.values())), self.y[np.concatenate(list(sets.values()))])
+            values = dict(zip(values, np.split(joint, np.cumsum([len(rows) for rows in sets.values()])[:-1])))
+        features = {name: as_device_tensor(matrix, device) for name, matrix in values.items()}
+        if self.correct is not None:
+            # The training side stays uncorrected: it is corrected per part where it is used.
+            features["validation"] = self.correct(features["validation"], self.y[sets["validation"]])
         return features
 
     def new_model(self, **params):
@@ -131,7 +156,7 @@ class _Problem:
         best, trials = nested_search(
             self.new_model(random_state=self._seed("search")), job.model["search"], X_train, self.y[train],
             self.groups[train], self.problem_classes, n_trials=tuning["n_trials"],
-            inner_folds=tuning["inner_folds"], rng=make_rng(self._seed("search-space")),
+            inner_folds=tuning["inner_folds"], rng=make_rng(self._seed("search-space")), correct=self.correct,
         )
         if trials:
             job.log(f"{self.prefix}search chose {best} from {len(trials)} trials")
@@ -147,13 +172,15 @@ class _Problem:
         best = self.tune(features["train"], train)
         subsets = nested_subsets(len(train), job.task["train_fractions"],
                                  make_rng(job.seed, job.task["name"], "fractions", job.fold, self.pair_name))
+        pretrained_model = self.pretrain(best, features, sets) if "pretrain" in sets else None
         metrics, predictions = [], []
         for fraction, subset in zip(job.task["train_fractions"], subsets):
             if len(np.unique(self.y[train][subset])) < 2:
                 job.log(f"{self.prefix}fraction {fraction}: {len(subset)} training samples hold one class; skipped")
                 continue
             for pretrained in (False, True) if "pretrain" in sets else (False,):
-                model, predicted = self.fit_and_predict(best, fraction, features, sets, subset, pretrained)
+                model, predicted = self.fit_and_predict(best, fraction, features, sets, subset,
+                                                        pretrained_model if pretrained else None)
                 metrics.append(self.metrics_row(model, features, fraction, self.y[train][subset], predicted, val, pretrained))
                 predictions.append(pd.DataFrame({
                     "train_fraction": fraction, "class_pair": self.pair_name, "pretrained": pretrained,
@@ -166,21 +193,33 @@ class _Problem:
                         f"({row['fit_seconds']:.1f} s, {row['epochs']} epochs)")
         return metrics, pd.concat(predictions).to_dict("records") if predictions else []
 
-    def fit_and_predict(self, best, fraction, features, sets, subset, pretrained: bool):
-        """Fit one model and predict the validation set. The direct and the
-        pretrained copy share ``random_state``, hence the same initial weights."""
-        job, train = self.job, sets["train"]
-        model = self.new_model(**best, random_state=self._seed(fraction), warm_start=pretrained)
+    def fit_seed(self, fraction, sets) -> int:
+        """A pretraining task seeds every fit of the problem alike, so the direct
+        model starts from the pretrained model's initial weights at every fraction."""
+        return self._seed("pretraining") if "pretrain" in sets else self._seed(fraction)
+
+    def pretrain(self, best, features, sets):
+        """The model trained on the pretraining set, once per problem; each
+        training fraction fine-tunes a copy of it."""
+        pretrain = sets["pretrain"]
+        model = self.new_model(**best, random_state=self.fit_seed(None, sets), warm_start=True)
+        return model.fit(features["pretrain"], self.y[pretrain], classes=self.problem_classes,
+                         groups=self.groups[pretrain], correct=self.correct)
+
+    def fit_and_predict(self, best, fraction, features, sets, subset, pretrained_model=None):
+        """Fit one model, from scratch or from a copy of ``pretrained_model``, and
+        predict the validation set."""
+        job, train, pretrained = self.job, sets["train"], pretrained_model is not None
+        if pretrained:
+            model = copy.deepcopy(pretrained_model)
+        else:
+            model = self.new_model(**best, random_state=self.fit_seed(fraction, sets))
         run_name = f"{job.task['name']}-{job.model['name']}-{job.signal_removal}-s{job.seed}-f{job.fold}-{fraction}"
         with make_tracker(job.tracker, run_name, tags=[job.task["name"], job.model["name"]]) as tracker:
             tracker.log_params({**job.model["params"], **best, "train_fraction": fraction,
                                 "pair": self.pair_name, "pretrained": pretrained})
-            if pretrained:
-                pretrain = sets["pretrain"]
-                model.fit(features["pretrain"], self.y[pretrain], classes=self.problem_classes,
-                          groups=self.groups[pretrain])
             model.fit(features["train"][subset], self.y[train][subset], classes=self.problem_classes,
-                      groups=self.groups[train][subset], tracker=tracker)
+                      groups=self.groups[train][subset], correct=self.correct, tracker=tracker)
             predicted = model.predict(features["validation"])
             tracker.log_summary(balanced_accuracy=balanced_accuracy(self.y[sets["validation"]], predicted))
         return model, predicted

@@ -36,11 +36,15 @@ def sample_space(space: dict, n_trials: int, rng: np.random.Generator) -> list[d
     return trials
 
 
-def nested_search(estimator, space, X, y, groups, classes, *, n_trials, inner_folds, rng) -> tuple[dict, list]:
+def nested_search(estimator, space, X, y, groups, classes, *, n_trials, inner_folds, rng,
+                  correct=None) -> tuple[dict, list]:
     """Return the best parameter set by mean inner balanced accuracy, and all trials.
 
     Inner folds whose training part holds fewer than two classes are skipped.
     With no trials, or no usable inner fold, the estimator's own parameters win.
+    ``correct(X_part, y_part)``, e.g. signal removal, is applied to each inner
+    validation fold on its own and passed to ``fit`` for the inner training part,
+    so ``X`` must come uncorrected.
     """
     if n_trials <= 0 or not space:
         return {}, []
@@ -55,8 +59,9 @@ def nested_search(estimator, space, X, y, groups, classes, *, n_trials, inner_fo
         for k in usable:
             train, val = folds != k, folds == k
             model = clone(estimator).set_params(**params)
-            model.fit(X[train], y[train], classes=classes, groups=groups[train])
-            scores.append(balanced_accuracy(y[val], model.predict(X[val])))
+            model.fit(X[train], y[train], classes=classes, groups=groups[train], correct=correct)
+            X_val = X[val] if correct is None else correct(X[val], y[val])
+            scores.append(balanced_accuracy(y[val], model.predict(X_val)))
         results.append({**params, "score": float(np.mean(scores))})
     best = max(range(len(results)), key=lambda i: results[i]["score"])
     return candidates[best], results

@@ -75,7 +75,10 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     def build_loss(self, weight: torch.Tensor) -> torch.nn.Module:
         return torch.nn.CrossEntropyLoss(weight=weight)
 
-    def fit(self, X, y, *, classes=None, groups=None, tracker=None):
+    def fit(self, X, y, *, classes=None, groups=None, correct=None, tracker=None):
+        """Train on ``X``; ``correct(X_part, y_part)``, when given, is applied to
+        the fit part and to the early-stopping holdout each on its own (signal
+        removal of one set would anti-correlate the parts cut from it)."""
         if self.max_epochs < 1:
             raise ValueError(f"max_epochs must be at least 1, got {self.max_epochs}")
         y = np.asarray(y)
@@ -99,6 +102,9 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         stop_rows = torch.as_tensor(stop_idx, device=self.device_)
         X_fit, y_fit = X[fit_rows], labels[fit_rows]
         X_stop, y_stop = X[stop_rows], labels[stop_rows]
+        if correct is not None:
+            X_fit = as_device_tensor(correct(X_fit, y[fit_idx]), self.device_)
+            X_stop = as_device_tensor(correct(X_stop, y[stop_idx]), self.device_)
         weight = torch.as_tensor(class_weights(codes[fit_idx], n_classes), device=self.device_)
 
         if self.warm_start and hasattr(self, "network_"):  # continue training, e.g. after pretraining

@@ -369,3 +369,37 @@ def test_parquet_extra_is_in_dev_and_the_job_env():
     env = yaml.safe_load((root / "envs" / "exprbench.yaml").read_text())
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     assert "pyarrow==26.0.1" in pip
+
+
+def test_inference_landmarks_from_a_gene_list_file(tmp_path, data):
+    from exprbench.inference.data import choose_genes
+
+    X, samples, genes = data
+    write_matrix(tmp_path / "m.tsv", X, samples["sample"], genes, "genes_by_samples")
+    out = prepare(tmp_path, expression=str(tmp_path / "m.tsv"), orientation="genes_by_samples",
+                  samples=str(tmp_path / "samples.tsv"))
+    listed = tmp_path / "landmarks.txt"
+    listed.write_text(f"# my landmarks\n{genes[5]}.2\n{genes[1]}\n\n{genes[9]}  # a comment\n")
+    choice = choose_genes(out, {"file": str(listed)}, {"count": None}, "t")
+    assert choice.landmark_ids == [genes[5], genes[1], genes[9]]
+    assert len(choice.target_ids) == N_GENES - 3 and genes[5] not in choice.target_ids
+    listed.write_text(f"{genes[1]}\nNOPE1\nNOPE2\n")
+    with pytest.raises(ValueError, match=r"landmarks.txt: 2 of 3 landmark genes are not genes of .*NOPE1, NOPE2"):
+        choose_genes(out, {"file": str(listed)}, {"count": None}, "t")
+    listed.write_text(f"{genes[1]}\n{genes[1]}\n")
+    with pytest.raises(ValueError, match="listed more than once"):
+        choose_genes(out, {"file": str(listed)}, {"count": None}, "t")
+
+    from exprbench.inference.settings import resolve as resolve_inference
+
+    config = {"datasets": {"mine": {"source": "local", "params": {}}}}
+    section = {"model_dir": str(Path(__file__).parents[1] / "config" / "inference_models"),
+               "tasks": {"t": {"dataset": "mine", "landmarks": {"file": str(listed)}, "split": {"fractions": [3, 1, 1]},
+                               "models": ["lsr"]}}}
+    assert resolve_inference(section, config, "c.yaml")["tasks"]["t"]["landmarks"] == {"file": str(listed)}
+    section["tasks"]["t"]["landmarks"] = {"file": "nowhere.txt"}
+    with pytest.raises(ConfigError, match="landmarks.file: nowhere.txt: file not found"):
+        resolve_inference(section, config, "c.yaml")
+    section["tasks"]["t"]["landmarks"] = {"file": str(listed), "count": 3}
+    with pytest.raises(ConfigError, match="give one of"):
+        resolve_inference(section, config, "c.yaml")

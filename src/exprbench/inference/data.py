@@ -4,6 +4,7 @@
   lists (the first ``provenance["n_landmarks"]`` genes, ids in
   ``provenance["landmark_genes"]``) and every other gene as a target.
   ``landmarks: {count: N, seed: S}`` draws a seeded random subset of the genes,
+  ``landmarks: {file: path}`` reads gene ids, one a line (``#`` starts a comment),
   and ``targets: {count: M, select: variance|random}`` picks the targets among the
   rest (``count: null``: all of them); ``variance`` ranks genes on the training
   rows only, so no validation or test value shapes the choice.
@@ -93,6 +94,8 @@ def choose_genes(path, landmarks: dict, targets: dict, seed_key: str = "", train
         listed = provenance.get("landmark_genes")
         if listed is not None and list(unversioned(listed)) != list(landmark_ids):
             raise ValueError(f"{path}: the first {n} genes are not the landmark_genes of its provenance")
+    elif "file" in landmarks:
+        landmark_ids = _listed_genes(landmarks["file"], gene_ids, path)
     else:
         count = int(landmarks["count"])
         if count >= len(gene_ids):
@@ -113,6 +116,24 @@ def choose_genes(path, landmarks: dict, targets: dict, seed_key: str = "", train
         seed = int(targets.get("seed", landmarks.get("seed", 0)))
         picked = np.sort(make_rng(seed, "inference-targets", seed_key).choice(rest, size=int(count), replace=False))
     return GeneChoice(landmark_ids, [gene_ids[i] for i in picked])
+
+
+def _listed_genes(list_path, gene_ids: list[str], store_path) -> list[str]:
+    """Gene ids of a landmark list file, in its order, each checked against the store."""
+    lines = [line.split("#", 1)[0].strip() for line in open(list_path, encoding="utf-8")]
+    listed = list(unversioned([line for line in lines if line]))
+    repeated = sorted({g for g in listed if listed.count(g) > 1})
+    if repeated:
+        raise ValueError(f"{list_path}: landmark genes listed more than once: {', '.join(repeated[:5])}; list each once")
+    known = set(gene_ids)
+    missing = [g for g in listed if g not in known]
+    if missing:
+        raise ValueError(f"{list_path}: {len(missing)} of {len(listed)} landmark genes are not genes of {store_path} "
+                         f"(e.g. {', '.join(missing[:5])}); list gene ids as the store has them")
+    if not listed or len(listed) >= len(gene_ids):
+        raise ValueError(f"{list_path}: {len(listed)} landmark genes for a store of {len(gene_ids)} genes; "
+                         "list at least one, and leave some genes as targets")
+    return listed
 
 
 @dataclass

@@ -81,8 +81,12 @@ def _check_task(name: str, task: dict, config: dict, file) -> None:
         if split.get(role):
             check_dataset(config, split[role], file, f"{key}.split.{role}")
     landmarks = task["landmarks"]
-    if ("from" in landmarks) == ("count" in landmarks) or ("seed" in landmarks and "from" in landmarks):
-        raise ConfigError(file, f"{key}.landmarks", "give either {from: provenance} or {count: N, seed: S}")
+    forms = [form for form in ("from", "count", "file") if form in landmarks]
+    if len(forms) != 1 or ("seed" in landmarks and "count" not in landmarks):
+        raise ConfigError(file, f"{key}.landmarks", "give one of {from: provenance}, {count: N, seed: S} or {file: path}")
+    if "file" in landmarks and not Path(landmarks["file"]).is_file():
+        raise ConfigError(file, f"{key}.landmarks.file", f"{landmarks['file']}: file not found (relative paths "
+                          "resolve against the run's working directory)")
     if landmarks.get("from") == "provenance":
         source = config["datasets"][task["dataset"]]["source"]
         if source not in LANDMARK_SOURCES:

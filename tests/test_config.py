@@ -101,7 +101,7 @@ def test_bad_enum_values_list_the_choices():
     assert err.key == "tasks.t.split.by" and err.allowed == ["study", "donor", "sample"]
     config = base_config()
     config["tasks"]["t"]["signal_removal"] = ["combat"]
-    assert error_for(config).allowed == ["none", "limma"]
+    assert error_for(config).allowed == ["none", "limma", "limma_joint"]
 
 
 def test_unknown_dataset_source_and_params():

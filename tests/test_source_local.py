@@ -403,3 +403,10 @@ def test_inference_landmarks_from_a_gene_list_file(tmp_path, data):
     section["tasks"]["t"]["landmarks"] = {"file": str(listed), "count": 3}
     with pytest.raises(ConfigError, match="give one of"):
         resolve_inference(section, config, "c.yaml")
+
+
+def test_a_missing_samples_file_is_a_config_error(tmp_path):
+    params = {"expression": "m.tsv", "orientation": "genes_by_samples", "samples": "nowhere/samples.tsv"}
+    with pytest.raises(ConfigError, match=r"^nowhere/samples.tsv: params.samples: file not found \(relative paths "
+                                          r"resolve against the run's working directory"):
+        LocalSource.labels_for(params)

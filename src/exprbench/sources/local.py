@@ -113,8 +113,15 @@ class LocalSource(DataSource):
     @classmethod
     def labels_for(cls, params: dict) -> tuple[str, ...]:
         """Every column of the samples table but the id, study and donor columns (header only)."""
-        columns = cls._table_columns(params)
-        grouping = cls._grouping_columns(params, columns)
+        try:
+            columns = cls._table_columns(params)
+            grouping = cls._grouping_columns(params, columns)
+        except LocalInputError as err:  # read while the config is checked: report it as a config error
+            from ..config import ConfigError
+
+            error = ConfigError(params.get("samples") or params.get("expression"), "params", str(err))
+            error.args = (str(err),)
+            raise error from None
         return tuple(c for c in columns[1:] if c not in grouping.values() and c not in REQUIRED_SAMPLE_COLUMNS)
 
     @staticmethod
@@ -130,10 +137,13 @@ class LocalSource(DataSource):
 
             return ["_index", *frame_columns(path)[0]]
         if kind == "store":
-            import json
+            from ..store import StoreError, open_dataset
 
-            with h5py.File(path, "r") as h5:
-                return json.loads(h5.attrs["sample_columns"])
+            try:
+                with open_dataset(path) as reader:
+                    return list(reader.samples.columns)
+            except StoreError as err:
+                raise LocalInputError(str(err)) from None
         raise LocalInputError(f"{path}: a text or Parquet matrix needs params.samples, a table with the sample id "
                               "column first and label columns after")
 

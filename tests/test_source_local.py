@@ -410,3 +410,12 @@ def test_a_missing_samples_file_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match=r"^nowhere/samples.tsv: params.samples: file not found \(relative paths "
                                           r"resolve against the run's working directory"):
         LocalSource.labels_for(params)
+
+
+def test_repeated_gene_ids_in_h5ad_var(tmp_path):
+    data = make_data(n_samples=8, n_genes=5)
+    data.genes.loc[3, "gene_id"] = "g1"
+    write_dataset(tmp_path / "first.h5", data)
+    export_h5ad(tmp_path / "first.h5", tmp_path / "first.h5ad")
+    expect_error(tmp_path, r"first.h5ad: gene id 'g1' at var row 3 repeats var row 1", samples=None,
+                 expression=str(tmp_path / "first.h5ad"))

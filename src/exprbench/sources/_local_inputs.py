@@ -174,6 +174,9 @@ class TableMatrix:
         except (UnicodeDecodeError, EOFError, OSError) as err:
             raise LocalInputError(f"{self.path}: cannot read the table ({err})") from err
 
+    def column_name(self, position: int) -> str:
+        return f"column {self.header.index(self.column_ids[position]) + 1}"
+
     def row_name(self, position: int) -> str:
         return f"line {position + 2}" if self.kind == "delimited" else f"row {position + 1}"
 
@@ -254,6 +257,9 @@ class H5adMatrix:
         self._row_symbols = None if self.orientation == "samples_by_genes" else list(symbols)
         self._axis = "obs" if self.orientation == "samples_by_genes" else "var"
 
+    def column_name(self, position: int) -> str:
+        return f"{'var' if self.orientation == 'samples_by_genes' else 'obs'} row {position}"
+
     def blocks(self, block_rows: int):
         for start, block in self._x.blocks(block_rows):
             stop = start + block.shape[0]
@@ -284,6 +290,9 @@ class StoreMatrix:
         self.input_provenance = self._reader.provenance
         self.column_ids = self.embedded_genes["gene_id"].tolist()
         self._ids = self._reader.samples["sample_id"].astype(str).tolist()
+
+    def column_name(self, position: int) -> str:
+        return f"gene column {position}"
 
     def blocks(self, block_rows: int):
         for start, block in zip(range(0, len(self._ids), block_rows), self._reader.row_blocks(block_rows)):

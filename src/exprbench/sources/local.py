@@ -293,7 +293,7 @@ class LocalSource(DataSource):
         column_ids = matrix.column_ids
         embedded = getattr(matrix, "embedded_genes", None)
         genes = self._genes_table(matrix.path, column_ids, None if embedded is None else embedded["symbol"],
-                                  lambda i: f"column {i + 1}")
+                                  matrix.column_name)
         table_ids = samples["sample_id"].tolist()
         known = set(table_ids)
         seen: dict[str, str] = {}

@@ -41,7 +41,7 @@ def _subsets(labels, proportions, rng, stop_fraction=0.0, stop_min_per_class=0):
     return [np.union1d(fitted, stopping) for fitted, stopping in pairs]
 
 
-def test_nested_stratified_subsets_are_nested_stratified_and_new_per_repeat():
+def test_p_subsets_are_nested_stratified_and_new_per_repeat():
     proportions = [0.02, 0.1, 0.5, 1.0]
     subsets = _subsets(LABELS, proportions, make_rng(0, "repeat", 0))
     for small, large in zip(subsets, subsets[1:]):

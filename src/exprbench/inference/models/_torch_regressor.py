@@ -20,6 +20,7 @@ import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 
 from ...devices import resolve_device
+from ...progress import progress_bar
 from ...seeding import seed_everything
 from ..batches import ArrayBatches, as_batches
 
@@ -84,6 +85,7 @@ class TorchRegressor(RegressorMixin, BaseEstimator):
         best_states, self.best_epochs_ = [None] * len(heads), [self.epochs - 1] * len(heads)
         self.history_ = []
         started = time.perf_counter()
+        bar = progress_bar(self.epochs, f"{type(self).__name__} training")
         for epoch in range(self.epochs):
             self.network_.train()
             total, seen = 0.0, 0
@@ -108,6 +110,7 @@ class TorchRegressor(RegressorMixin, BaseEstimator):
                         best_states[i] = {k: v.detach().clone() for k, v in module.state_dict().items()}
                         self.best_epochs_[i] = epoch
             self.history_.append(record)
+            bar.update(epoch + 1, train_loss=record["train_loss"])
             if self.verbose:
                 shown = ", ".join(f"{k} {v:.4g}" for k, v in record.items() if k != "epoch")
                 print(f"{type(self).__name__} epoch {epoch + 1}/{self.epochs}: {shown} "

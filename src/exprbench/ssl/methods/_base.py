@@ -23,6 +23,7 @@ import torch
 from sklearn.base import BaseEstimator
 
 from ...devices import resolve_device
+from ...progress import progress_bar
 from ...seeding import derive_seed, seed_everything
 from ..encoder import make_encoder
 
@@ -132,6 +133,7 @@ class Pretrainer(BaseEstimator):
         self.history_ = []
         best_val, best_state, best_epoch = np.inf, None, None
         started = last_report = time.perf_counter()
+        bar = progress_bar(int(self.epochs), f"{self.name} pretraining")
         for epoch in range(int(self.epochs)):
             epoch_start = time.perf_counter()
             nets.train()
@@ -153,6 +155,7 @@ class Pretrainer(BaseEstimator):
             record = {"epoch": epoch, "loss": float(total) / max(seen, 1), "val_loss": val_loss,
                       "seconds": time.perf_counter() - epoch_start}
             self.history_.append(record)
+            bar.update(epoch + 1, loss=record["loss"])
             if self.keep == "best_val_loss" and val_loss is not None and val_loss < best_val:
                 best_val, best_epoch = val_loss, epoch
                 best_state = copy.deepcopy(nets["encoder"].state_dict())

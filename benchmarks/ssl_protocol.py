@@ -22,7 +22,7 @@ from exprbench.seeding import make_rng
 from exprbench.sources import SOURCES
 from exprbench.ssl.finetune import FineTuner
 from exprbench.ssl.methods import SSL_METHODS
-from exprbench.ssl.splits import downstream_split, nested_stratified_subsets
+from exprbench.ssl.splits import downstream_split, fit_and_stop_subsets
 
 
 def main() -> None:
@@ -41,7 +41,7 @@ def main() -> None:
     X_unlabeled = GenePreprocessor().fit_transform(data.expression[unlabeled])
     y_names = labels[~unlabeled].astype(str).to_numpy()
     classes, y = np.unique(y_names, return_inverse=True)
-    parts = downstream_split(y_names, 0.5, 0.15, make_rng(0, "bench"))
+    parts = downstream_split(y_names, 0.5, make_rng(0, "bench"))
     prep = GenePreprocessor().fit(data.expression[~unlabeled][parts.train_pool])
     X = prep.transform(data.expression[~unlabeled])
     print(f"device {args.device}; {X_unlabeled.shape[0]} unlabeled, pool {parts.train_pool.size}, "
@@ -56,23 +56,25 @@ def main() -> None:
         encoders[name] = model.encoder_.state_dict()
         print(f"  {name:8s} {(time.perf_counter() - started) / args.epochs:7.2f}")
 
-    def fit_seconds(mode, subset, state) -> float:
+    X_pool, y_pool = X[parts.train_pool], y[parts.train_pool]
+
+    def fit_seconds(mode, fitted, stopping, state) -> float:
         tuner = FineTuner(mode=mode, max_epochs=args.max_epochs, patience=args.max_epochs, device=args.device)
         started = time.perf_counter()
-        tuner.fit(X[parts.train_pool][subset], y[parts.train_pool][subset], X[parts.val], y[parts.val],
+        tuner.fit(X_pool[fitted], y_pool[fitted], X_pool[stopping], y_pool[stopping],
                   classes=np.arange(len(classes)), encoder_state=state)
         return time.perf_counter() - started
 
     proportions = [0.1, 0.3, 1.0]
-    subsets = nested_stratified_subsets(y[parts.train_pool], proportions, make_rng(0, "bench", 0))
+    subsets = fit_and_stop_subsets(y_pool, proportions, make_rng(0, "bench", 0), 0.15, 1)
     state = encoders[SSL_METHODS.names()[0]]
     print(f"\nfine-tuning ({args.max_epochs} epochs): seconds per fit and ratio to the baseline fit")
     print(f"  {'p':>5s} {'n':>5s} {'baseline':>9s} {'unfrozen':>9s} {'ratio':>6s} {'frozen':>8s} {'ratio':>6s}")
-    for p, subset in zip(proportions, subsets):
-        base = fit_seconds("unfrozen", subset, None)
-        unfrozen = fit_seconds("unfrozen", subset, state)
-        frozen = fit_seconds("frozen", subset, state)
-        print(f"  {p:5.2f} {subset.size:5d} {base:9.2f} {unfrozen:9.2f} {unfrozen / base:6.2f} "
+    for p, (fitted, stopping) in zip(proportions, subsets):
+        base = fit_seconds("unfrozen", fitted, stopping, None)
+        unfrozen = fit_seconds("unfrozen", fitted, stopping, state)
+        frozen = fit_seconds("frozen", fitted, stopping, state)
+        print(f"  {p:5.2f} {fitted.size:5d} {base:9.2f} {unfrozen:9.2f} {unfrozen / base:6.2f} "
               f"{frozen:8.2f} {frozen / base:6.2f}")
 
 

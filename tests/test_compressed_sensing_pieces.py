@@ -204,3 +204,16 @@ def test_clip_threshold_comes_from_the_training_samples_only(tmp_path):
     loud = load_experiment(tmp_path / "loud.h5", experiment, seed=0)
     np.testing.assert_array_equal(plain.train, loud.train)
     assert loud.train.max() == pytest.approx(ceiling) and loud.test.max() == pytest.approx(ceiling)
+
+
+def test_summary_log_leads_with_gene_and_distance_pearson():
+    import pandas as pd
+
+    from exprbench.compressed_sensing.summary import leading_metrics_text
+
+    rows = [{"experiment": "e", "method": method, "seed": 0, "measurements": 20,
+             "gene_pearson": value, "distance_pearson": value, "overall_pearson": 0.5}
+            for method, value in (("mean_profile", np.nan), ("smaf", 0.4))]
+    text = leading_metrics_text(pd.DataFrame(rows))
+    assert text.index("gene_pearson") < text.index("distance_pearson") and "overall" not in text
+    assert "undefined" in text and "0.4" in text

@@ -21,10 +21,10 @@ def _fit(args) -> None:
 
 
 def _summarize(args) -> None:
-    from .summary import write_summary
+    from .summary import leading_metrics_text, write_summary
 
     table = write_summary(args.metrics, args.out)
-    print(f"{args.out}: {len(table)} rows", file=sys.stderr)
+    print(f"{args.out}: {len(table)} rows\n\n{leading_metrics_text(table)}", file=sys.stderr)
 
 
 def _figures(args) -> None:

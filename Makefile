@@ -6,7 +6,11 @@ STAMP := $(VENV)/.installed
 CONFIG ?= config/config.yaml
 CORES ?= all
 
-.PHONY: run test setup system-deps lint clean
+# The HTML report of a finished run: results/report.html for the default config,
+# results/report_<config name>.html for another one.
+REPORT ?= $(if $(filter config/config.yaml,$(CONFIG)),results/report.html,results/report_$(notdir $(basename $(CONFIG))).html)
+
+.PHONY: run test report setup system-deps lint clean
 
 # The rules call the `exprbench` command, so the virtualenv goes first on PATH.
 # --keep-going: a failing job stops only what depends on it, not the other families.
@@ -15,6 +19,12 @@ CORES ?= all
 run: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --keep-going --rerun-incomplete \
 		--show-failed-logs --configfile $(CONFIG)
+
+# Every family's figures and summary tables with their captions (report/*.rst),
+# from the files a finished `make run` left; nothing is recomputed.
+report: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --configfile $(CONFIG) --report $(REPORT)
+	@echo "report: $(REPORT)"
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -12,6 +12,10 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
+# `make report` (snakemake --report) gathers every family's figures and tables.
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/fit.smk"
@@ -21,10 +25,18 @@ include: "rules/inference.smk"
 include: "rules/compressed_sensing.smk"
 
 
-from exprbench.output_folders import OutputFolderClash, claim_output_folders
+from exprbench.output_folders import OutputFolderClash, claim_output_folders, config_name
+from exprbench.run_summary import run_summary
 
 
 CLASSIFICATION_TARGETS = [SUMMARY, *FIGURES] if CFG["tasks"] else []
+# (family, its summary table, its targets), for the table printed at the end of a run.
+FAMILY_SUMMARIES = [
+    ("classification", SUMMARY, CLASSIFICATION_TARGETS),
+    ("ssl", SSL_TABLES[0], SSL_TARGETS),
+    ("inference", f"{INFERENCE_RESULTS}/summary.tsv", INFERENCE_TARGETS),
+    ("compressed_sensing", CS_SUMMARY, COMPRESSED_SENSING_TARGETS),
+]
 
 
 rule all:
@@ -52,6 +64,13 @@ onsuccess:
                             ("gene inference", INFERENCE_TARGETS), ("compressed sensing", COMPRESSED_SENSING_TARGETS)]:
         if targets:
             print(f"\n{family} results:\n  " + "\n  ".join(targets))
+    # The short version: the best model of every task, where the figures are, the report.
+    print()
+    print(run_summary(
+        {family: summary for family, summary, targets in FAMILY_SUMMARIES if targets},
+        {family: os.path.dirname(targets[-1]) for family, _, targets in FAMILY_SUMMARIES if targets},
+        config_name(CONFIG_FILE),
+    ))
     # Failed fits are recorded so the rest completes, but a task left with no
     # result at all is a failed run.
     failed_tasks = failed_tasks_report(SUMMARY) if CLASSIFICATION_TARGETS else []

@@ -51,7 +51,7 @@ if CS:
         input:
             [f"{CS_RUN}/metrics.tsv".format(**j) for j in CS_JOBS],
         output:
-            CS_SUMMARY,
+            in_report(CS_SUMMARY, "compressed_sensing", "summary table"),
         log:
             "logs/compressed_sensing/summarize.log",
         conda:
@@ -64,7 +64,11 @@ if CS:
         input:
             CS_SUMMARY,
         output:
-            [f"{CS_FIGURES}/{{experiment}}_{kind}.{ext}" for kind in CS_FIGURE_KINDS for ext in ("png", "svg")],
+            [
+                in_report(f"{CS_FIGURES}/{{experiment}}_{kind}.{ext}", "compressed_sensing", "experiment: {experiment}", kind)
+                for kind in CS_FIGURE_KINDS
+                for ext in ("png", "svg")
+            ],
         params:
             out_dir=lambda w, output: os.path.dirname(output[0]),
         wildcard_constraints:

@@ -47,7 +47,7 @@ rule inference_summarize:
     input:
         inference_workflow.run_files(INFERENCE_RESULTS, INFERENCE_JOBS, "metrics.tsv"),
     output:
-        f"{INFERENCE_RESULTS}/summary.tsv",
+        in_report(f"{INFERENCE_RESULTS}/summary.tsv", "inference", "summary table"),
     log:
         "logs/inference/summarize.log",
     conda:
@@ -61,7 +61,7 @@ rule inference_figures:
     input:
         f"{INFERENCE_RESULTS}/summary.tsv",
     output:
-        INFERENCE_FIGURES,
+        [in_report(path, "inference", f"tasks: {', '.join(INF.get('tasks', {}))}") for path in INFERENCE_FIGURES],
     params:
         out_dir=figures_folder,
     log:

@@ -1,9 +1,15 @@
+# Summary table and figures of the classification tasks. Every family marks its
+# figures and tables for the HTML report with in_report (report_common.smk).
+
+include: "report_common.smk"
+
+
 rule summarize:
     localrule: True
     input:
         all_metric_files(),
     output:
-        SUMMARY,
+        in_report(SUMMARY, "classification", "summary table"),
     log:
         "logs/summarize.log",
     conda:
@@ -17,7 +23,7 @@ rule figures:
     input:
         SUMMARY,
     output:
-        FIGURES,
+        [in_report(path, "classification", classification_figure_group(path)) for path in FIGURES],
     params:
         out_dir=figures_folder,
     log:

@@ -81,7 +81,7 @@ rule ssl_summarize:
         scores=[f"{SSL_FINETUNE_DIR}/scores.tsv".format(**job) for job in SSL_FINETUNE_JOBS],
         spectra=[f"{SSL_PRETRAIN_DIR}/spectrum.tsv".format(**job) for job in SSL_PRETRAIN_JOBS],
     output:
-        SSL_TABLES,
+        [in_report(path, "ssl", "summary tables", caption=os.path.basename(path)[:-4] + "_table") for path in SSL_TABLES],
     params:
         section=ssl_section(),
         out_dir=figures_folder,
@@ -99,7 +99,7 @@ rule ssl_figures:
     input:
         SSL_TABLES,
     output:
-        SSL_FIGURES,
+        [in_report(path, "ssl", f"experiments: {', '.join(SSL['experiments'])}") for path in SSL_FIGURES],
     params:
         section=ssl_section(),
         results_dir=lambda wildcards, input: os.path.dirname(input[0]),

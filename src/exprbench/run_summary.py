@@ -1,0 +1,133 @@
+"""The short table a finished run ends with: the best model of every task, per family.
+
+Each family's summary table is read as written; scores are means over seeds, folds
+and repeats. Which score ranks the models, per family:
+
+* classification: balanced accuracy with no signal removal at the largest training
+  fraction (and, beside it, the best score after limma, if limma was run);
+* ssl: test accuracy averaged over the fine-tuning proportions (the area under the
+  accuracy curve, up to a factor), per method and fine-tuning mode;
+* inference: test MAE (lower is better);
+* compressed_sensing: mean gene-wise Pearson at the largest number of measurements.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+COLUMNS = ["family", "task", "best", "score", "runner_up"]
+
+
+def _ok(summary: pd.DataFrame) -> pd.DataFrame:
+    return summary[summary["status"] == "ok"] if "status" in summary else summary
+
+
+def _ranked(rows: pd.DataFrame, by: list[str], metric: str, lower_is_better: bool = False) -> pd.Series:
+    """Mean ``metric`` per ``by`` group, best first; groups without a value are left out."""
+    means = rows.groupby(by, dropna=False)[metric].mean().dropna()
+    return means.sort_values(ascending=lower_is_better, kind="stable")
+
+
+def _entry(family: str, task: str, ranked: pd.Series, label: str, extra: str = "") -> dict:
+    def name(key):
+        return " ".join(map(str, key)) if isinstance(key, tuple) else str(key)
+
+    best = f"{label} {ranked.iloc[0]:.3f}" + (f"; {extra}" if extra else "")
+    runner_up = f"{name(ranked.index[1])} {ranked.iloc[1]:.3f}" if len(ranked) > 1 else ""
+    return {"family": family, "task": task, "best": name(ranked.index[0]), "score": best, "runner_up": runner_up}
+
+
+def classification_best(summary: pd.DataFrame) -> list[dict]:
+    rows = []
+    for task, table in _ok(summary).groupby("task", sort=False):
+        full = table[table["train_fraction"] == table["train_fraction"].max()]
+        plain = _ranked(full[full["signal_removal"] == "none"], ["model"], "balanced_accuracy")
+        if plain.empty:
+            continue
+        limma = _ranked(full[full["signal_removal"] == "limma"], ["model"], "balanced_accuracy")
+        extra = f"after limma: {limma.index[0]} {limma.iloc[0]:.3f}" if len(limma) else ""
+        rows.append(_entry("classification", task, plain, "balanced accuracy", extra))
+    return rows
+
+
+def ssl_best(summary: pd.DataFrame) -> list[dict]:
+    rows = []
+    for experiment, table in summary.groupby("experiment", sort=False):
+        ranked = _ranked(table, ["method", "mode"], "accuracy")
+        if len(ranked):
+            rows.append(_entry("ssl", experiment, ranked, "mean accuracy over p"))
+    return rows
+
+
+def inference_best(summary: pd.DataFrame) -> list[dict]:
+    rows = []
+    for task, table in _ok(summary).groupby("task", sort=False):
+        ranked = _ranked(table, ["model"], "mae", lower_is_better=True)
+        if len(ranked):
+            rows.append(_entry("inference", task, ranked, "MAE"))
+    return rows
+
+
+def compressed_sensing_best(summary: pd.DataFrame) -> list[dict]:
+    rows = []
+    for experiment, table in summary.groupby("experiment", sort=False):
+        most = table["measurements"].max()
+        ranked = _ranked(table[table["measurements"] == most], ["method"], "gene_pearson")
+        if len(ranked):
+            rows.append(_entry("compressed_sensing", experiment, ranked, f"gene Pearson at {most} measurements"))
+    return rows
+
+
+BEST_BY_FAMILY = {
+    "classification": classification_best,
+    "ssl": ssl_best,
+    "inference": inference_best,
+    "compressed_sensing": compressed_sensing_best,
+}
+
+
+def best_models(summaries: dict[str, str | os.PathLike]) -> pd.DataFrame:
+    """One row per (family, task) from each family's summary table (family -> path);
+    a family whose table is missing or empty is left out."""
+    rows = []
+    for family, path in summaries.items():
+        if not Path(path).is_file():
+            continue
+        summary = pd.read_csv(path, sep="\t")
+        if not summary.empty:
+            rows += BEST_BY_FAMILY[family](summary)
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def format_table(table: pd.DataFrame) -> str:
+    """Plain text columns, one line per row, that fit a terminal."""
+    if table.empty:
+        return "no results to rank"
+    header = ["family", "task", "best model", "score", "runner-up"]
+    cells = [header] + table[COLUMNS].astype(str).values.tolist()
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+DEFAULT_CONFIG = "config/config.yaml"
+
+
+def report_command(config: str) -> str:
+    """How to build the HTML report of a run of ``config`` (a path relative to the
+    checkout), and the file `make report` writes: the Makefile's REPORT default."""
+    name = "report.html" if config == DEFAULT_CONFIG else f"report_{Path(config).stem}.html"
+    return f"make report CONFIG={config}  (writes results/{name})"
+
+
+def run_summary(summaries: dict[str, str | os.PathLike], figures: dict[str, str], config: str) -> str:
+    """What `make run` prints at the end: the best-model table, then where the
+    figures of each family are and how to build the HTML report."""
+    lines = ["Best model per task:", format_table(best_models(summaries)), "", "Figures:"]
+    lines += [f"  {family}: {folder}/" for family, folder in figures.items()]
+    lines += ["", f"HTML report with every figure and its caption: {report_command(config)}"]
+    return "\n".join(lines)

@@ -16,11 +16,14 @@ from matplotlib.figure import Figure
 
 from ..figures import save_figure
 
+# (column, axis label, panel title)
 FIGURES = {
-    "correlation": [("gene_pearson", "mean gene Pearson"), ("overall_pearson", "overall Pearson (gene means dominate)"),
-                    ("sample_pearson", "mean sample Pearson (gene means dominate)"),
-                    ("overall_spearman", "overall Spearman")],
-    "distance": [("distance_pearson", "sample-distance Pearson"), ("distance_spearman", "sample-distance Spearman")],
+    "correlation": [("gene_pearson", "mean gene Pearson", "leading metric"),
+                    ("overall_pearson", "overall Pearson", "dominated by gene means"),
+                    ("sample_pearson", "mean sample Pearson", "dominated by gene means"),
+                    ("overall_spearman", "overall Spearman", "")],
+    "distance": [("distance_pearson", "sample-distance Pearson", "leading metric"),
+                 ("distance_spearman", "sample-distance Spearman", "")],
 }
 METHOD_ORDER = ["svd", "svd_top_k", "ksvd", "sparse_nmf", "smaf", "nn", "nn_smaf", "generative_prior"]
 BASELINE = "mean_profile"
@@ -41,8 +44,8 @@ def _draw_baseline(ax, table: pd.DataFrame, column: str) -> None:
         return
     ax.plot(stats.index, stats.fillna(0.0), color="black", linestyle="--", linewidth=1.2, label=BASELINE)
     if stats.isna().any():
-        ax.annotate(f"{BASELINE}: undefined (constant), drawn at 0", (0.02, 0.02), xycoords="axes fraction",
-                    fontsize=7, color="black")
+        ax.annotate(f"{BASELINE}: undefined (constant), drawn at 0", (stats.index[0], 0.0), xytext=(0, 3),
+                    textcoords="offset points", fontsize=7, color="black")
 
 
 def _draw(table: pd.DataFrame, panels, title: str) -> Figure:
@@ -50,7 +53,7 @@ def _draw(table: pd.DataFrame, panels, title: str) -> Figure:
     axes = figure.subplots(1, len(panels), squeeze=False)
     colours = matplotlib.colormaps["tab10"].colors
     methods = _methods(table)
-    for ax, (column, label) in zip(axes[0], panels):
+    for ax, (column, label, panel_title) in zip(axes[0], panels):
         for i, method in enumerate(methods):
             stats = table[table["method"] == method].groupby("measurements")[column].agg(["mean", "std"])
             ax.errorbar(stats.index, stats["mean"], yerr=stats["std"].fillna(0), marker="o", ms=4, capsize=3,
@@ -58,6 +61,7 @@ def _draw(table: pd.DataFrame, panels, title: str) -> Figure:
         _draw_baseline(ax, table, column)
         ax.set_xlabel("number of measurements")
         ax.set_ylabel(label)
+        ax.set_title(panel_title, fontsize=9)
         ax.grid(alpha=0.3)
     handles, labels = axes[0][0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="outside right center", fontsize=8)

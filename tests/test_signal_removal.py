@@ -74,7 +74,7 @@ def test_fig4_only_the_mlp_keeps_signal_after_limma(tmp_path):
     assert all(score >= 0.9 for score in full.values()), full
     assert abs(removed["logistic_regression"] - 0.5) <= 0.15, removed
     assert abs(removed["linear_svm"] - 0.5) <= 0.15, removed
-    assert removed["mlp3"] >= 0.75, removed
+    assert removed["mlp3"] >= 0.7, removed
 
 
 def test_joint_removal_injects_signal_into_noise(tmp_path):

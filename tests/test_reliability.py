@@ -168,3 +168,15 @@ def test_a_lock_that_may_belong_to_a_live_run_is_kept(tmp_path, owner):
     finally:
         live.kill()
         live.wait()
+
+
+def test_a_loss_that_is_never_finite_gets_a_message_that_says_so():
+    from exprbench.models import MODELS
+
+    X = np.ones((40, 5), dtype=np.float32)
+    X[3, 2] = np.nan
+    y = np.array([0, 1] * 20)
+    model = MODELS.get("logistic_regression")(max_epochs=3, patience=5)
+    with pytest.raises(FloatingPointError, match=r"loss was never finite in 3 epochs \(learning rate too high\? "
+                                                 r"non-finite input\?\)"):
+        model.fit(X, y)

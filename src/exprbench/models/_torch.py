@@ -132,6 +132,9 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
                 since_best += 1
                 if since_best >= self.patience:
                     break
+        if best_state is None:  # NaN compares false: no epoch ever improved on infinity
+            raise FloatingPointError(
+                f"loss was never finite in {len(self.history_)} epochs (learning rate too high? non-finite input?)")
         network.load_state_dict(best_state)
         self.network_ = network.eval()
         self.n_epochs_ = len(self.history_)

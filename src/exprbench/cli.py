@@ -286,7 +286,8 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         status = args.func(args)
-    except (ValueError, OSError, KeyError, EOFError, zlib.error) as err:  # EOFError, zlib: damaged gzip input
+    # EOFError, zlib: damaged gzip input; FloatingPointError: a loss that never became finite
+    except (ValueError, OSError, KeyError, EOFError, zlib.error, FloatingPointError) as err:
         # Input problems get one readable line; EXPRBENCH_DEBUG=1 shows the traceback.
         if os.environ.get("EXPRBENCH_DEBUG"):
             raise

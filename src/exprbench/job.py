@@ -18,6 +18,7 @@ gaps. ``limma_joint`` is the paper's S1 control: all sets corrected together.
 from __future__ import annotations
 
 import copy
+import functools
 import sys
 import time
 from dataclasses import dataclass
@@ -40,14 +41,14 @@ from .tuning import nested_search
 SIGNAL_REMOVALS = ("none", "limma", "limma_joint")
 
 
-def remove_label_signal(X, labels):
+def remove_label_signal(X, labels, backend: str = "r"):
     """limma's removeBatchEffect with the class label as batch, on one set:
     a device tensor in, a corrected tensor on the same device out."""
     if len(np.unique(labels)) < 2:  # nothing to remove (also a one-sample part)
         return X
     from .limma import remove_batch_effect
 
-    return as_device_tensor(remove_batch_effect(X.cpu().numpy(), labels), X.device)
+    return as_device_tensor(remove_batch_effect(X.cpu().numpy(), labels, backend=backend), X.device)
 
 
 @dataclass
@@ -62,6 +63,7 @@ class FitJob:
     device: str = "auto"
     tracker: dict | None = None
     mixed_precision: bool = False
+    signal_removal_backend: str = "r"
 
     def log(self, message: str) -> None:
         cell = f"{self.task['name']}/{self.model['name']}/{self.signal_removal}/seed{self.seed}/fold{self.fold}"
@@ -102,7 +104,8 @@ class _Problem:
         self.problem_classes = np.searchsorted(classes, pair) if pair else np.arange(len(classes))
         self.prefix = f"{self.pair_name}: " if pair else ""
         # Applied at the leaves: to each set a model is fitted or scored on.
-        self.correct = remove_label_signal if job.signal_removal == "limma" else None
+        self.correct = (functools.partial(remove_label_signal, backend=job.signal_removal_backend)
+                        if job.signal_removal == "limma" else None)
 
     def _seed(self, *keys) -> int:
         job = self.job
@@ -137,7 +140,8 @@ class _Problem:
             from .limma import remove_batch_effect
 
             # The paper's S1 control: one correction over all sets, then split.
-            joint = remove_batch_effect(np.concatenate(list(values.values())), self.y[np.concatenate(list(sets.values()))])
+            joint = remove_batch_effect(np.concatenate(list(values.values())), self.y[np.concatenate(list(sets.values()))],
+                                        backend=self.job.signal_removal_backend)
             values = dict(zip(values, np.split(joint, np.cumsum([len(rows) for rows in sets.values()])[:-1])))
         features = {name: as_device_tensor(matrix, device) for name, matrix in values.items()}
         if self.correct is not None:

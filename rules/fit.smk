@@ -12,6 +12,7 @@ rule fit:
         device=CFG["device"],
         tracker=json.dumps(CFG["tracker"], sort_keys=True),
         precision="--mixed-precision" if CFG["mixed_precision"] else "",
+        limma_backend=CFG["signal_removal_backend"],
     threads: CFG["threads_per_job"]
     retries: CFG["fit_retries"]
     resources:
@@ -33,7 +34,7 @@ rule fit:
         "exprbench fit --task {params.task:q} --model {params.model:q} --manifest {input.manifest} "
         "--dataset {params.dataset} --signal-removal {wildcards.signal_removal} --seed {wildcards.seed} "
         "--fold {wildcards.fold} --device {params.device} --threads {threads} --tracker {params.tracker:q} "
-        "{params.precision} --metrics {output.metrics} --predictions {output.predictions} 2> {log} "
+        "{params.precision} --signal-removal-backend {params.limma_backend} --metrics {output.metrics} --predictions {output.predictions} 2> {log} "
         "|| exprbench record-failure --task {params.task:q} --model {wildcards.model} "
         "--dataset {params.dataset} --signal-removal {wildcards.signal_removal} --seed {wildcards.seed} "
         "--fold {wildcards.fold} --attempt {resources.fit_attempt} --attempts {resources.fit_attempts} "

@@ -113,6 +113,7 @@ def _fit(args) -> None:
         task=json.loads(args.task), manifest=read_manifest(args.manifest), model=json.loads(args.model),
         signal_removal=args.signal_removal, seed=args.seed, fold=args.fold, dataset=args.dataset,
         device=args.device, tracker=json.loads(args.tracker), mixed_precision=args.mixed_precision,
+        signal_removal_backend=args.signal_removal_backend,
     )
     metrics, predictions = job.run()
     # Predictions first: the metrics file is the job's completion marker.
@@ -242,6 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", default=1, type=int)
     p.add_argument("--tracker", default='{"backend": "none"}')
     p.add_argument("--mixed-precision", action="store_true", help="autocast training (float16 on CUDA)")
+    p.add_argument("--signal-removal-backend", default="r", choices=["r", "native"],
+                   help="limma through R (the reference) or the same fit in numpy")
     p.add_argument("--metrics", required=True, type=Path)
     p.add_argument("--predictions", required=True, type=Path)
     p.set_defaults(func=_fit)

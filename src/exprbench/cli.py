@@ -10,7 +10,6 @@ import sys
 import zlib
 from pathlib import Path
 
-from .atomic import write_table
 
 # Each benchmark family adds its own subcommands (``add_commands(subparsers)``).
 FAMILY_COMMANDS = ("exprbench.ssl.cli", "exprbench.inference.cli", "exprbench.compressed_sensing.cli")
@@ -102,38 +101,57 @@ def _compendium_stats(args) -> None:
     print(f"{args.out}: per-gene statistics of {n_samples} samples x {n_genes} genes", file=sys.stderr)
 
 
-def _fit(args) -> None:
+def _fit_settings(args) -> dict:
+    """FitJob's arguments but seed and fold, from the options `fit` and `fit-many` share;
+    sets torch's thread count for the process."""
     import torch
 
-    from .job import FitJob
     from .tasks import read_manifest
 
     torch.set_num_threads(args.threads)
-    job = FitJob(
+    return dict(
         task=json.loads(args.task), manifest=read_manifest(args.manifest), model=json.loads(args.model),
-        signal_removal=args.signal_removal, seed=args.seed, fold=args.fold, dataset=args.dataset,
-        device=args.device, tracker=json.loads(args.tracker), mixed_precision=args.mixed_precision,
+        signal_removal=args.signal_removal, dataset=args.dataset, device=args.device,
+        tracker=json.loads(args.tracker), mixed_precision=args.mixed_precision,
         signal_removal_backend=args.signal_removal_backend,
     )
-    metrics, predictions = job.run()
-    # Predictions first: the metrics file is the job's completion marker.
-    write_table(args.predictions, predictions)
-    write_table(args.metrics, metrics)
+
+
+def _fit(args) -> None:
+    from .fit_group import write_fit_files
+    from .job import FitJob
+
+    metrics, predictions = FitJob(**_fit_settings(args), seed=args.seed, fold=args.fold).run()
+    write_fit_files(metrics, predictions, args.metrics, args.predictions)
+
+
+def _fit_many(args) -> int:
+    from .fit_group import FitCell, run_fit_cells
+
+    if not len(args.cells) == len(args.metrics) == len(args.predictions):
+        raise ValueError(f"--cells, --metrics and --predictions need one entry per cell; got {len(args.cells)}, "
+                         f"{len(args.metrics)} and {len(args.predictions)}")
+    cells = []
+    for cell, metrics, predictions in zip(args.cells, args.metrics, args.predictions):
+        seed, _, fold = cell.partition(":")
+        if not (seed.isdigit() and fold.isdigit()):
+            raise ValueError(f"--cells: {cell!r} is not SEED:FOLD, e.g. 0:1")
+        cells.append(FitCell(int(seed), int(fold), metrics, predictions))
+    failed = run_fit_cells(_fit_settings(args), cells, args.attempt, args.attempts)
+    print(f"{len(cells) - failed} of {len(cells)} fits done, {failed} recorded as failed", file=sys.stderr)
+    return 0
 
 
 def _record_failure(args) -> int:
-    from .summary import failure_row, last_error
+    from .fit_group import write_failed_fit
+    from .summary import last_error
 
     error = last_error(args.log)
     if args.attempt < args.attempts:
         print(f"fit failed on attempt {args.attempt} of {args.attempts}: {error}", file=sys.stderr)
         return 1
-    task = json.loads(args.task)
-    row = failure_row(task, args.model, args.dataset, args.signal_removal, args.seed, args.fold, error)
-    import pandas as pd
-
-    write_table(args.predictions, pd.DataFrame(columns=["train_fraction", "class_pair", "sample_id"]))
-    write_table(args.metrics, pd.DataFrame([row]))
+    write_failed_fit(json.loads(args.task), args.model, args.dataset, args.signal_removal, args.seed, args.fold, error,
+                     args.metrics, args.predictions)
     print(f"fit failed on its last attempt ({args.attempt}); recorded as failed: {error}", file=sys.stderr)
     return 0
 
@@ -162,12 +180,19 @@ def _check_config(args) -> None:
     from . import config as config_module
 
     config = config_module.load(args.config)
-    jobs = config_module.fit_jobs(config)
-    parts = [f"{len(config['tasks'])} tasks, {len(jobs)} fit jobs"] if config["tasks"] else []
+    fits, groups = config_module.fit_jobs(config), config_module.fit_groups(config)
+    parts = [f"{len(config['tasks'])} tasks, {len(fits)} fits in {len(groups)} fit jobs "
+             f"(fit_grain: {config['fit_grain']})"] if config["tasks"] else []
     for name in config_module.FAMILIES:
         if name in config:
             parts.append(f"{name}: {len(config_module.family(name).jobs(config[name]))} jobs")
     print(f"{args.config}: valid; {'; '.join(parts)}")
+
+
+def _plan(args) -> None:
+    from .plan import run
+
+    print(run(args.config, calibrate=not args.no_calibrate))
 
 
 def _export(args) -> None:
@@ -197,6 +222,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("check-config", help="validate a workflow config")
     p.add_argument("config", type=Path)
     p.set_defaults(func=_check_config)
+
+    p = commands.add_parser("plan", help="jobs, fits, CPU/GPU time and memory a config will need, before running it")
+    p.add_argument("config", type=Path)
+    p.add_argument("--no-calibrate", action="store_true",
+                   help="measure nothing; use only the cached calibration (~/.cache/exprbench/calibration.json)")
+    p.set_defaults(func=_plan)
 
     p = commands.add_parser("download", help="fetch and verify one dataset's remote files")
     p.add_argument("--spec", required=True,
@@ -231,23 +262,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path)
     p.set_defaults(func=_compendium_stats)
 
+    def add_fit_job_options(p):
+        p.add_argument("--task", required=True)
+        p.add_argument("--model", required=True)
+        p.add_argument("--manifest", required=True, type=Path)
+        p.add_argument("--dataset", required=True)
+        p.add_argument("--signal-removal", required=True, choices=["none", "limma", "limma_joint"])
+        p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+        p.add_argument("--threads", default=1, type=int)
+        p.add_argument("--tracker", default='{"backend": "none"}')
+        p.add_argument("--mixed-precision", action="store_true", help="autocast training (float16 on CUDA)")
+        p.add_argument("--signal-removal-backend", default="r", choices=["r", "native"],
+                       help="limma through R (the reference) or the same fit in numpy")
+
     p = commands.add_parser("fit", help="run one (task, model, signal_removal, seed, fold) job")
-    p.add_argument("--task", required=True)
-    p.add_argument("--model", required=True)
-    p.add_argument("--manifest", required=True, type=Path)
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--signal-removal", required=True, choices=["none", "limma", "limma_joint"])
+    add_fit_job_options(p)
     p.add_argument("--seed", required=True, type=int)
     p.add_argument("--fold", required=True, type=int)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--threads", default=1, type=int)
-    p.add_argument("--tracker", default='{"backend": "none"}')
-    p.add_argument("--mixed-precision", action="store_true", help="autocast training (float16 on CUDA)")
-    p.add_argument("--signal-removal-backend", default="r", choices=["r", "native"],
-                   help="limma through R (the reference) or the same fit in numpy")
     p.add_argument("--metrics", required=True, type=Path)
     p.add_argument("--predictions", required=True, type=Path)
     p.set_defaults(func=_fit)
+
+    p = commands.add_parser("fit-many", help="run several (seed, fold) fits of one (task, model, signal_removal) "
+                                             "in one process, writing each fit's files as it finishes")
+    add_fit_job_options(p)
+    p.add_argument("--cells", required=True, nargs="+", help="SEED:FOLD of each fit, in order")
+    p.add_argument("--metrics", required=True, nargs="+", type=Path, help="one per cell, in the order of --cells")
+    p.add_argument("--predictions", required=True, nargs="+", type=Path, help="one per cell, in the order of --cells")
+    p.add_argument("--attempt", default=1, type=int,
+                   help="this run's attempt; before the last, a failing fit fails the whole run so it is retried")
+    p.add_argument("--attempts", default=1, type=int)
+    p.set_defaults(func=_fit_many)
 
     p = commands.add_parser("record-failure", help="after a failed fit: fail again, or record the failure on the last attempt")
     p.add_argument("--task", required=True)

@@ -1,6 +1,7 @@
 # Config validation and the helpers the rules use. No rules here.
 import json
 import os
+import re
 import sys
 
 from snakemake.exceptions import WorkflowError
@@ -34,6 +35,7 @@ METRICS = f"{RUN_DIR}/metrics.tsv"
 PREDICTIONS = f"{RUN_DIR}/predictions.tsv"
 FIT_JOBS = exprbench_config.fit_jobs(CFG)
 FIT_ATTEMPTS = CFG["fit_retries"] + 1
+FIT_GRAIN = CFG["fit_grain"]
 
 # On a workstation, GPU jobs may not outnumber the GPUs here, unless --resources says otherwise.
 LOCAL_GPUS = local_gpu_count()
@@ -126,6 +128,36 @@ def fit_mem_mb(wildcards, input, attempt):
 
 def fit_runtime(wildcards, input, attempt):
     return exprbench_config.fit_resources(CFG, wildcards.model, input.size_mb, attempt)["runtime"]
+
+
+# fit_grain model or seed: one job runs several fits; the wildcards its files share.
+FIT_GROUP_WILDCARDS = {"model": "{task}/{model}/{signal_removal}", "seed": "{task}/{model}/{signal_removal}/seed{seed}"}
+
+
+def fit_cell_files(pattern, cells):
+    """A per-fit path pattern filled in for each cell, ((field, value), ...), of a grouped job."""
+    files = []
+    for cell in cells:
+        path = pattern
+        for key, value in cell:
+            path = path.replace(f"{{{key}}}", str(value))
+        files.append(path)
+    return files
+
+
+def fit_cells_option(cells):
+    """--cells SEED:FOLD ... of a grouped job; a seed grain takes its seed from the wildcards."""
+    def option(wildcards):
+        return " ".join(f"{dict(cell).get('seed', wildcards.get('seed'))}:{dict(cell)['fold']}" for cell in cells)
+
+    return option
+
+
+def fit_group_runtime(n_fits):
+    def runtime(wildcards, input, attempt):
+        return exprbench_config.fit_resources(CFG, wildcards.model, input.size_mb, attempt, n_fits)["runtime"]
+
+    return runtime
 
 
 def scaled(rule_name, key):

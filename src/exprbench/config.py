@@ -295,13 +295,14 @@ def load(path) -> dict:
     return resolve(raw, path)
 
 
-def fit_resources(config: dict, model: str, dataset_mb: float, attempt: int) -> dict:
-    """Memory and runtime of one fit job: the model's own or the config's, plus
-    room for the dataset held in memory, all scaled by the attempt number."""
+def fit_resources(config: dict, model: str, dataset_mb: float, attempt: int, n_fits: int = 1) -> dict:
+    """Memory and runtime of a fit job of ``n_fits`` fits: the model's own or the config's,
+    plus room for the dataset held in memory, all scaled by the attempt number. Its fits
+    run one after another on the same data: the memory of one, the runtime of all."""
     base = {**config["resources"]["fit"], **config["models"][model]["resources"]}
     # The store is compressed about 2x; the job holds the raw matrix and a few copies.
     mem_mb = base["mem_mb"] + 8 * dataset_mb
-    return {"mem_mb": int(mem_mb * attempt), "runtime": int(base["runtime"] * attempt)}
+    return {"mem_mb": int(mem_mb * attempt), "runtime": int(base["runtime"] * n_fits * attempt)}
 
 
 def labels_used(config: dict, dataset: str) -> list[str]:
@@ -323,3 +324,34 @@ def fit_jobs(config: dict) -> list[dict]:
         for seed in t["seeds"]
         for fold in range(t["split"]["folds"])
     ]
+
+
+# The fields one fit job of each grain holds fixed; the rest vary over its cells.
+FIT_GRAIN_KEYS = {
+    "model": ("task", "model", "signal_removal"),
+    "seed": ("task", "model", "signal_removal", "seed"),
+    "fold": ("task", "model", "signal_removal", "seed", "fold"),
+}
+
+
+def fit_groups(config: dict) -> list[list[dict]]:
+    """The fit jobs batched by ``fit_grain``: each inner list runs in one workflow job."""
+    keys = FIT_GRAIN_KEYS[config["fit_grain"]]
+    groups: dict[tuple, list[dict]] = {}
+    for job in fit_jobs(config):
+        groups.setdefault(tuple(job[k] for k in keys), []).append(job)
+    return list(groups.values())
+
+
+def fit_group_layouts(config: dict) -> list[tuple[tuple[tuple[tuple[str, int], ...], ...], list[str]]]:
+    """For a grouped grain: each distinct set of cells a job covers, as ((field, value), ...)
+    per cell over the fields its grain leaves free, with the tasks whose jobs cover it.
+    Tasks with other seeds or folds need a rule of their own; usually there is one layout."""
+    keys = FIT_GRAIN_KEYS[config["fit_grain"]]
+    layouts: dict[tuple, list[str]] = {}
+    for group in fit_groups(config):
+        cells = tuple(tuple((k, v) for k, v in job.items() if k not in keys) for job in group)
+        tasks = layouts.setdefault(cells, [])
+        if group[0]["task"] not in tasks:
+            tasks.append(group[0]["task"])
+    return list(layouts.items())

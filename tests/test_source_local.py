@@ -419,3 +419,10 @@ def test_repeated_gene_ids_in_h5ad_var(tmp_path):
     export_h5ad(tmp_path / "first.h5", tmp_path / "first.h5ad")
     expect_error(tmp_path, r"first.h5ad: gene id 'g1' at var row 3 repeats var row 1", samples=None,
                  expression=str(tmp_path / "first.h5ad"))
+
+
+def test_wide_rows_are_parsed_in_fewer_rows_per_block():
+    source = LocalSource()
+    assert source._block_rows(range(100)) == 1024
+    assert source._block_rows(range(20_000)) == (1 << 22) // 20_000  # about 32 MB of float64 a block
+    assert source._block_rows(range(10_000_000)) == 1

@@ -104,9 +104,12 @@ class LocalSource(DataSource):
     defaults = {"expression": None, "orientation": None, "samples": None, "study_column": None,
                 "donor_column": None, "gene_id_column": None}
 
-    #: Rows parsed per block and sample rows copied per block; tests use small values.
+    #: Rows parsed per block (at most; fewer for wide rows, see ``_block_rows``) and sample
+    #: rows copied per block; tests use small values.
     rows_per_block = 1024
     samples_per_block = 256
+    #: Cells parsed per block: pandas parses to float64, so about 32 MB a block.
+    cells_per_block = 1 << 22
 
     # ------------------------------------------------------------------ config time
 
@@ -289,6 +292,9 @@ class LocalSource(DataSource):
 
     # ------------------------------------------------------------------ writing
 
+    def _block_rows(self, column_ids) -> int:
+        return max(1, min(self.rows_per_block, self.cells_per_block // max(len(column_ids), 1)))
+
     def _write_sample_rows(self, matrix, samples, table_path, out_path, expression, samples_path) -> None:
         column_ids = matrix.column_ids
         embedded = getattr(matrix, "embedded_genes", None)
@@ -300,7 +306,7 @@ class LocalSource(DataSource):
         order, unknown = [], []
         notes: list[str] = []
         with stream_dataset(out_path, genes, expected_samples=len(samples)) as stream:
-            for ids, block, names, _ in matrix.blocks(self.rows_per_block):
+            for ids, block, names, _ in matrix.blocks(self._block_rows(column_ids)):
                 for sample, name in zip(ids, names):
                     if sample in seen:
                         raise LocalInputError(f"{matrix.path}: sample id {sample!r} at {name} repeats {seen[sample]}; "
@@ -324,17 +330,18 @@ class LocalSource(DataSource):
         check_unique(sample_ids, matrix.path, "sample ids of the header", "give every sample one column")
         table_ids = samples["sample_id"].tolist()
         if set(sample_ids) != set(table_ids):
-            first_rows = next(iter(matrix.blocks(self.rows_per_block)), ([], None, None, None))[0]
+            first_rows = next(iter(matrix.blocks(self._block_rows(sample_ids))), ([], None, None, None))[0]
             raise self._mismatch(matrix, sample_ids, table_ids, table_path, first_rows)
         n_samples = len(sample_ids)
         gene_ids, symbols, where = [], [], []
         with scratch_folder(out_path) as scratch:
             rows = min(n_samples, self.samples_per_block)
-            cache = 2 * (-(-n_samples // rows)) * rows * self.rows_per_block * 4
+            block_rows = self._block_rows(sample_ids)
+            cache = 2 * (-(-n_samples // rows)) * rows * block_rows * 4
             with h5py.File(scratch / "samples_by_genes.h5", "w", rdcc_nbytes=cache) as h5:
                 transposed = h5.create_dataset("matrix", shape=(n_samples, 0), maxshape=(n_samples, None),
-                                               dtype=np.float32, chunks=(rows, self.rows_per_block))
-                for ids, block, names, block_symbols in matrix.blocks(self.rows_per_block):
+                                               dtype=np.float32, chunks=(rows, block_rows))
+                for ids, block, names, block_symbols in matrix.blocks(block_rows):
                     self._check_finite(matrix, block, ids, names, sample_ids)
                     start = transposed.shape[1]
                     transposed.resize(start + block.shape[0], axis=1)

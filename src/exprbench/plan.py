@@ -123,15 +123,24 @@ def _fit_memory(config: dict, task: dict, model: str) -> tuple[int, str]:
     return config_module.fit_resources(config, model, dataset_mb, 1)["mem_mb"], source
 
 
+def workflow_fit_jobs(config: dict) -> list[list[dict]]:
+    """The (task, model, signal_removal, seed, fold) cells of each workflow fit job:
+    one each, or grouped by the config's ``fit_grain``."""
+    if "fit_grain" in config:
+        return config_module.fit_groups(config)
+    return [[cell] for cell in config_module.fit_jobs(config)]
+
+
 def classification_rows(config: dict, calibration=None, gpu: bool = False) -> list[dict]:
     rows = {}
-    for job in config_module.fit_jobs(config):
-        task, model = config["tasks"][job["task"]], config["models"][job["model"]]
-        key = (job["task"], job["model"])
+    starts_r = config.get("signal_removal_backend", "r") == "r"
+    for group in workflow_fit_jobs(config):
+        first = group[0]
+        task, model = config["tasks"][first["task"]], config["models"][first["model"]]
+        key = (first["task"], first["model"])
         if key not in rows:
             problems, exact, n_classes = classification_problems(config, task)
-            mem_mb, mem_from = _fit_memory(config, task, job["model"])
-            per_job = classification_fit_counts(task, model, len(problems))
+            mem_mb, mem_from = _fit_memory(config, task, first["model"])
             n_genes = _n_genes(config, task)
             cpu = gpu_s = None
             if calibration is not None and n_genes and None not in problems:
@@ -141,23 +150,27 @@ def classification_rows(config: dict, calibration=None, gpu: bool = False) -> li
                 if gpu:
                     rate = calibration.seconds_per_sample_epoch(model, n_genes, n_classes, "cuda")
                     gpu_s = None if rate is None else rate * sample_epochs
-            rows[key] = {"family": "classification", "name": job["task"], "model": job["model"], "jobs": 0,
-                         "fits": 0, "search_fits": 0, "other_fits": 0, "exact": exact, "mem_mb": mem_mb,
-                         "mem_from": mem_from, "limma_jobs": 0, "per_job": per_job,
+            rows[key] = {"family": "classification", "name": first["task"], "model": first["model"], "jobs": 0,
+                         "cells": 0, "fits": 0, "search_fits": 0, "other_fits": 0, "exact": exact, "mem_mb": mem_mb,
+                         "mem_from": mem_from, "limma_jobs": 0,
+                         "per_job": classification_fit_counts(task, model, len(problems)),
                          "cpu_s_per_job": cpu, "gpu_s_per_job": gpu_s}
         row = rows[key]
         row["jobs"] += 1
-        row["limma_jobs"] += job["signal_removal"] != "none"
+        row["limma_jobs"] += starts_r and any(cell["signal_removal"] != "none" for cell in group)
+        row["cells"] += len(group)
         for name, count in row["per_job"].items():
-            row[name] += count
+            row[name] += count * len(group)
     return [_finish(row) for row in rows.values()]
 
 
 def _finish(row: dict) -> dict:
+    """``per_job`` and ``*_s_per_job`` are per cell; a classification job may run several."""
     per_job = row.pop("per_job")
+    row.setdefault("cells", row["jobs"])
     for unit in ("cpu", "gpu"):
         seconds = row.pop(f"{unit}_s_per_job", None)
-        row[f"{unit}_hours"] = None if seconds is None else seconds * row["jobs"] / 3600
+        row[f"{unit}_hours"] = None if seconds is None else seconds * row["cells"] / 3600
     row.setdefault("limma_jobs", 0)
     row["fits_per_job"] = per_job.get("fits", 0)
     return row
@@ -249,7 +262,10 @@ def format_plan(rows: list[dict], startup: dict | None, gpu_name: str | None, co
     for family in FAMILY_NAMES:
         part = [r for r in rows if r["family"] == family]
         if part:
-            lines.append(f"{family}: {sum(r['jobs'] for r in part)} jobs, {sum(r['fits'] for r in part)} fits, "
+            cells = sum(r["cells"] for r in part)
+            grouped = f" running {cells} (task, model, signal_removal, seed, fold) cells" if family == "classification" \
+                and cells != sum(r["jobs"] for r in part) else ""
+            lines.append(f"{family}: {sum(r['jobs'] for r in part)} jobs{grouped}, {sum(r['fits'] for r in part)} fits, "
                          f"{sum(r['search_fits'] for r in part)} search fits, {sum(r['other_fits'] for r in part)} "
                          f"other fits; peak memory per job {max(r['mem_mb'] for r in part)} MB")
     jobs = sum(r["jobs"] for r in rows)
@@ -261,26 +277,32 @@ def format_plan(rows: list[dict], startup: dict | None, gpu_name: str | None, co
         limma_jobs = sum(r.get("limma_jobs", 0) for r in rows)
         startup_hours = (jobs * startup["process"] + limma_jobs * startup["r"]) / 3600
         lines.append(f"start-up per job process: {startup['process']:.2f} s measured (imports, first torch ops), "
-                     f"+{startup['r']:.2f} s R for the {limma_jobs} limma jobs: {startup_hours:.3g} CPU-h over {jobs} jobs")
-    fit_hours = [r["cpu_hours"] for r in rows if r["family"] == "classification"]
-    if fit_hours and None not in fit_hours:
-        total = sum(fit_hours) + (startup_hours or 0)
+                     f"+{startup['r']:.2f} s R for the {limma_jobs} jobs with limma through R: {startup_hours:.3g} CPU-h over {jobs} jobs")
+    classification = [r for r in rows if r["family"] == "classification"]
+    known = [r for r in classification if r["cpu_hours"] is not None]
+    unknown = sorted({r["name"] for r in classification} - {r["name"] for r in known})
+    if known:
+        fit_hours = sum(r["cpu_hours"] for r in known)
+        total = fit_hours + (startup_hours or 0)
         cores = os.cpu_count() or 1
-        lines.append(f"classification CPU time: {sum(fit_hours):.3g} CPU-h of fits at their epoch cap (upper bound; "
-                     f"early stopping usually ends fits sooner) + start-up = {total:.3g} CPU-h; "
-                     f"at best {total / cores:.3g} h wall on this machine's {cores} cores")
-    elif fit_hours:
-        lines.append("classification CPU time: not estimated for every task (not calibrated, or a dataset's "
-                     "size is known only once prepared: run its prepare_dataset and task_manifest jobs first)")
-    lines.append("ssl, inference, compressed_sensing CPU/GPU time: not estimated (no calibration of their models)")
-    gpu_hours = [r["gpu_hours"] for r in rows if r["family"] == "classification"]
+        lines.append(f"classification CPU time: {fit_hours:.3g} CPU-h of fits at their epoch cap (upper bound; early "
+                     f"stopping usually ends fits sooner) + start-up = {total:.3g} CPU-h; at best "
+                     f"{total / cores:.3g} h wall on this machine's {cores} cores")
+    if unknown:
+        lines.append(f"classification CPU time {'also ' if known else ''}not estimated for: {', '.join(unknown)} "
+                     "(not calibrated, or the dataset's size is known only once prepared: run its prepare_dataset "
+                     "and task_manifest jobs first)")
+    others = [name for name in config_module.FAMILIES if any(r["family"] == name for r in rows)]
+    if others:
+        lines.append(f"{', '.join(others)} CPU/GPU time: not estimated (no calibration of their models)")
+    gpu_known = [r for r in classification if r["gpu_hours"] is not None]
     if gpu_name is None:
         lines.append("GPU time: no GPU here; not estimated")
-    elif gpu_hours and None not in gpu_hours:
-        lines.append(f"classification GPU time on {gpu_name}: {sum(gpu_hours):.3g} GPU-h of fits at their epoch "
-                     "cap, one fit at a time")
+    elif gpu_known:
+        lines.append(f"classification GPU time on {gpu_name}: {sum(r['gpu_hours'] for r in gpu_known):.3g} GPU-h "
+                     f"of fits at their epoch cap, one fit at a time, for the tasks with a CPU estimate")
     else:
-        lines.append(f"GPU time on {gpu_name}: not estimated (not calibrated, or a dataset's size is unknown)")
+        lines.append(f"GPU time on {gpu_name}: not estimated (not calibrated, or no dataset's size is known)")
     lines.append("peak memory per job: each rule's mem_mb for attempt 1 (retries scale it); for classification "
                  "fits it includes 8 x the dataset store's MB:")
     for source in sorted({r["mem_from"] for r in rows}):

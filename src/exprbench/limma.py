@@ -154,20 +154,28 @@ def _remove_native(matrix, labels, covariates, dtype) -> np.ndarray:
     kept = _estimable(design)
     basis, triangle = np.linalg.qr(design[:, kept])
     rows_per_block = max(1, _BLOCK_ELEMENTS // max(n_genes, 1))
-    blocks = [slice(start, start + rows_per_block) for start in range(0, n_samples, rows_per_block)]
+    blocks = [slice(start, min(start + rows_per_block, n_samples)) for start in range(0, n_samples, rows_per_block)]
+    # Reused buffers: a fresh array per block would cost a page fault per page each time.
+    block_buffer = np.empty((rows_per_block, n_genes))
+    product_buffer = np.empty((max(rows_per_block, len(kept)), n_genes))
+    basis_t = np.ascontiguousarray(basis.T)
 
     projected = np.zeros((len(kept), n_genes))
     for rows in blocks:
-        block = np.asarray(matrix[rows], dtype=np.float64)
-        if not np.isfinite(block).all():
-            raise ValueError("expression has missing or infinite values; the native backend needs finite "
-                             "values (set signal_removal_backend: r, whose lmFit fits each gene on its own)")
-        projected += basis[rows].T @ block
+        block = block_buffer[: rows.stop - rows.start]
+        np.copyto(block, matrix[rows])
+        projected += np.matmul(basis_t[:, rows], block, out=product_buffer[: len(kept)])
+    if not np.isfinite(projected).all():  # every sample has weight in the intercept's column of Q
+        raise ValueError("expression has missing or infinite values; the native backend needs finite "
+                         "values (set signal_removal_backend: r, whose lmFit fits each gene on its own)")
     coefficients = np.zeros((design.shape[1], n_genes))
     coefficients[kept] = np.linalg.solve(triangle, projected)
     removed_coefficients = coefficients[1:]  # the intercept stays
 
     corrected = np.empty((n_samples, n_genes), dtype=dtype)
     for rows in blocks:
-        corrected[rows] = np.asarray(matrix[rows], dtype=np.float64) - removed[rows] @ removed_coefficients
+        block = block_buffer[: rows.stop - rows.start]
+        np.copyto(block, matrix[rows])
+        block -= np.matmul(removed[rows], removed_coefficients, out=product_buffer[: rows.stop - rows.start])
+        corrected[rows] = block
     return corrected

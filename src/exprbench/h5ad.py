@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .atomic import atomic_path
-from .store import open_dataset
+from .store import _chunk_shape, open_dataset
 
 PROVENANCE_JSON_KEY = "exprbench_provenance_json"
 _TEXT = h5py.string_dtype("utf-8")
@@ -98,15 +98,17 @@ def _empty_mapping(parent: h5py.Group, name: str) -> h5py.Group:
     return group
 
 
-def export_h5ad(store_path: str | Path, out_path: str | Path, block_rows: int = 1024) -> tuple[int, int]:
+def export_h5ad(store_path: str | Path, out_path: str | Path, block_cells: int = 1 << 22) -> tuple[int, int]:
     """Write the store at ``store_path`` as AnnData at ``out_path`` (atomically);
-    returns (samples, genes). The matrix is copied ``block_rows`` sample rows at a time."""
+    returns (samples, genes). The matrix is copied in blocks of about ``block_cells`` values."""
     with open_dataset(store_path) as reader, atomic_path(out_path) as tmp:
         n_samples, n_genes = reader.shape
         samples, genes, provenance = reader.samples, reader.genes, reader.provenance
+        block_rows = max(1, block_cells // max(n_genes, 1))
         with h5py.File(tmp, "w") as h5:
             _encode(h5, "anndata", "0.1.0")
-            chunks = (max(1, min(n_samples, block_rows)), max(1, n_genes)) if n_samples and n_genes else None
+            # The store's chunking: whole rows of about 1 MB, so reading some samples stays cheap.
+            chunks = _chunk_shape(n_samples, n_genes) if n_samples and n_genes else None
             matrix = h5.create_dataset("X", shape=(n_samples, n_genes), dtype=np.float32, chunks=chunks,
                                        compression="gzip" if chunks else None)
             _encode(matrix, "array", "0.2.0")

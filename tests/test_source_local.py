@@ -297,7 +297,7 @@ def test_empty_label_column(tmp_path, data):
     samples.assign(batch="").to_csv(tmp_path / "samples.tsv", sep="\t", index=False)
     expect_error(tmp_path, "samples.tsv: study column 'batch' is empty for 20 samples", expression=str(tmp_path / "m.tsv"),
                  study_column="batch")
-    expect_error(tmp_path, r"params.study_column: 'cohort' is not a column of the samples table",
+    expect_error(tmp_path, r"samples.tsv: params.study_column: 'cohort' is not a column of the samples table",
                  expression=str(tmp_path / "m.tsv"), study_column="cohort")
 
 

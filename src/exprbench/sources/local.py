@@ -151,12 +151,13 @@ class LocalSource(DataSource):
                               "column first and label columns after")
 
     @staticmethod
-    def _grouping_columns(params: dict, columns: list[str]) -> dict[str, str | None]:
+    def _grouping_columns(params: dict, columns: list[str], path=None) -> dict[str, str | None]:
         chosen = {}
+        table = path or params.get("samples") or params.get("expression")
         for role in ("study", "donor"):
             named = params.get(f"{role}_column")
             if named is not None and named not in columns[1:]:
-                raise LocalInputError(f"params.{role}_column: {named!r} is not a column of the samples table "
+                raise LocalInputError(f"{table}: params.{role}_column: {named!r} is not a column of the samples table "
                                       f"(columns: {columns[1:]}); name one of them or leave it out")
             chosen[role] = named if named is not None else (role if role in columns[1:] else None)
         return chosen
@@ -217,7 +218,7 @@ class LocalSource(DataSource):
                                   "give every sample an id")
         ids = ids.astype(str)
         check_unique(ids, path, "sample ids of the samples table", "give every sample one row")
-        grouping = self._grouping_columns(self.params, columns)
+        grouping = self._grouping_columns(self.params, columns, path)
         self._grouping = grouping
         samples = pd.DataFrame({"sample_id": ids.to_numpy()})
         for role, column in grouping.items():

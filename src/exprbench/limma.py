@@ -153,7 +153,7 @@ def _remove_native(matrix, labels, covariates, dtype) -> np.ndarray:
     design = np.hstack([np.ones((n_samples, 1)), removed])
     kept = _estimable(design)
     basis, triangle = np.linalg.qr(design[:, kept])
-    rows_per_block = max(1, _BLOCK_ELEMENTS // max(n_genes, 1))
+    rows_per_block = min(n_samples, max(1, _BLOCK_ELEMENTS // max(n_genes, 1)))
     blocks = [slice(start, min(start + rows_per_block, n_samples)) for start in range(0, n_samples, rows_per_block)]
     # Reused buffers: a fresh array per block would cost a page fault per page each time.
     block_buffer = np.empty((rows_per_block, n_genes))
@@ -176,6 +176,9 @@ def _remove_native(matrix, labels, covariates, dtype) -> np.ndarray:
     for rows in blocks:
         block = block_buffer[: rows.stop - rows.start]
         np.copyto(block, matrix[rows])
-        block -= np.matmul(removed[rows], removed_coefficients, out=product_buffer[: rows.stop - rows.start])
+        product = product_buffer[: rows.stop - rows.start]
+        # One column at a time: a matmul with an inner dimension of 1 or 2 is several times slower.
+        for column, gene_coefficients in zip(removed[rows].T, removed_coefficients):
+            block -= np.multiply(column[:, None], gene_coefficients, out=product)
         corrected[rows] = block
     return corrected

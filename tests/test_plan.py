@@ -119,8 +119,8 @@ class FixedRate:
     def __init__(self, seconds):
         self.seconds = seconds
 
-    def seconds_per_sample_epoch(self, model, n_genes, n_classes, device="cpu"):
-        return self.seconds
+    def fit_cost(self, model, n_genes, n_classes, device="cpu"):
+        return {"sample_epoch": self.seconds, "fit": 0.5}
 
     def startup_seconds(self):
         return {"process": 4.0, "r": 0.5}
@@ -130,8 +130,8 @@ def test_plan_cpu_time_is_the_calibrated_rate_times_the_sample_epochs_of_every_f
     config = config_module.load(_tiny_config(tmp_path))
     row = next(r for r in plan.plan_rows(config, FixedRate(1e-3)) if r["name"] == "plain")
     # 100 samples, 2 folds: 50 training; fractions 0.5 + 1.0 -> 75; 2 trials x 2 inner folds on 25 each -> 100;
-    # 50 epochs each (the epoch cap), 2 jobs.
-    assert row["cpu_hours"] == pytest.approx(2 * (75 + 100) * 50 * 1e-3 / 3600)
+    # 50 epochs each (the epoch cap); 2 + 4 fits at 0.5 s each; 2 cells.
+    assert row["cpu_hours"] == pytest.approx(2 * ((75 + 100) * 50 * 1e-3 + 6 * 0.5) / 3600)
     text = plan.format_plan(plan.plan_rows(config, FixedRate(1e-3)), FixedRate(0).startup_seconds(), None, "tiny.yaml")
     assert "GPU time: no GPU here; not estimated" in text
     assert "4.00 s measured" in text
@@ -151,10 +151,10 @@ def test_plan_without_calibration_says_what_it_did_not_estimate(tmp_path, monkey
 def test_calibration_is_measured_once_and_cached(tmp_path):
     cache = tmp_path / "calibration.json"
     model = {"estimator": "logistic_regression", "params": {"batch_size": 16}}
-    measured = plan_calibration.Calibration(cache).seconds_per_sample_epoch(model, 10, 2)
-    assert measured > 0
+    measured = plan_calibration.Calibration(cache).fit_cost(model, 10, 2)
+    assert measured["sample_epoch"] > 0 and measured["fit"] >= 0
     cached = plan_calibration.Calibration(cache, measure=False)
-    assert cached.seconds_per_sample_epoch(model, 10, 2) == measured
-    assert cached.seconds_per_sample_epoch(model, 11, 2) is None, "another shape is not measured without measure"
+    assert cached.fit_cost(model, 10, 2) == measured
+    assert cached.fit_cost(model, 11, 2) is None, "another shape is not measured without measure"
     (key,) = json.loads(cache.read_text())
     assert "logistic_regression genes=10 classes=2 batch=16" in key and plan_calibration.cpu_model() in key

@@ -192,7 +192,7 @@ def _check_config(args) -> None:
 def _plan(args) -> None:
     from .plan import run
 
-    print(run(args.config, calibrate=not args.no_calibrate))
+    print(run(args.config, calibrate=not args.no_calibrate, recalibrate=args.recalibrate))
 
 
 def _export(args) -> None:
@@ -227,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", type=Path)
     p.add_argument("--no-calibrate", action="store_true",
                    help="measure nothing; use only the cached calibration (~/.cache/exprbench/calibration.json)")
+    p.add_argument("--recalibrate", action="store_true",
+                   help="measure again what this plan needs (e.g. the machine was busy when the cache was made)")
     p.set_defaults(func=_plan)
 
     p = commands.add_parser("download", help="fetch and verify one dataset's remote files")

@@ -131,6 +131,10 @@ def workflow_fit_jobs(config: dict) -> list[list[dict]]:
     return [[cell] for cell in config_module.fit_jobs(config)]
 
 
+def _seconds(cost: dict | None, sample_epochs: float, n_fits: int) -> float | None:
+    return None if cost is None else cost["sample_epoch"] * sample_epochs + cost["fit"] * n_fits
+
+
 def classification_rows(config: dict, calibration=None, gpu: bool = False) -> list[dict]:
     rows = {}
     starts_r = config.get("signal_removal_backend", "r") == "r"
@@ -145,11 +149,10 @@ def classification_rows(config: dict, calibration=None, gpu: bool = False) -> li
             cpu = gpu_s = None
             if calibration is not None and n_genes and None not in problems:
                 sample_epochs = sum(classification_sample_epochs(task, model, n) for n in problems)
-                rate = calibration.seconds_per_sample_epoch(model, n_genes, n_classes, "cpu")
-                cpu = None if rate is None else rate * sample_epochs
+                n_fits = sum(classification_fit_counts(task, model, len(problems)).values())
+                cpu = _seconds(calibration.fit_cost(model, n_genes, n_classes, "cpu"), sample_epochs, n_fits)
                 if gpu:
-                    rate = calibration.seconds_per_sample_epoch(model, n_genes, n_classes, "cuda")
-                    gpu_s = None if rate is None else rate * sample_epochs
+                    gpu_s = _seconds(calibration.fit_cost(model, n_genes, n_classes, "cuda"), sample_epochs, n_fits)
             rows[key] = {"family": "classification", "name": first["task"], "model": first["model"], "jobs": 0,
                          "cells": 0, "fits": 0, "search_fits": 0, "other_fits": 0, "exact": exact, "mem_mb": mem_mb,
                          "mem_from": mem_from, "limma_jobs": 0,
@@ -310,12 +313,13 @@ def format_plan(rows: list[dict], startup: dict | None, gpu_name: str | None, co
     return "\n".join(lines)
 
 
-def run(config_file, calibrate: bool = True, cache=None) -> str:
-    """The plan of a config file as text; ``calibrate=False`` uses cached measurements only."""
+def run(config_file, calibrate: bool = True, recalibrate: bool = False, cache=None) -> str:
+    """The plan of a config file as text; ``calibrate=False`` uses cached measurements
+    only, ``recalibrate`` measures again what the plan needs."""
     from .plan_calibration import Calibration, device_name
 
     config = config_module.load(config_file)
-    calibration = Calibration(cache, measure=calibrate)
+    calibration = Calibration(cache, measure=calibrate or recalibrate, refresh=recalibrate)
     import torch
 
     gpu_name = device_name("cuda") if torch.cuda.is_available() else None

@@ -68,9 +68,9 @@ def machine_key(device: str) -> str:
 class Calibration:
     """Cached measurements; ``measure=False`` only reads the cache (tests, quick looks)."""
 
-    def __init__(self, path: Path | None = None, measure: bool = True):
+    def __init__(self, path: Path | None = None, measure: bool = True, refresh: bool = False):
         self.path = Path(path) if path else cache_path()
-        self.measure = measure
+        self.measure, self.refresh, self.refreshed = measure, refresh, set()
         try:
             self.entries = json.loads(self.path.read_text())
         except (OSError, ValueError):
@@ -81,26 +81,28 @@ class Calibration:
         write_text(self.path, json.dumps(self.entries, indent=1, sort_keys=True) + "\n")
 
     def _cached(self, key: str, compute):
-        if key not in self.entries:
+        stale = self.refresh and key not in self.refreshed
+        if key not in self.entries or stale:
             if not self.measure:
                 return None
             self.entries[key] = compute()
+            self.refreshed.add(key)
             self._save()
         return self.entries[key]
 
-    def seconds_per_sample_epoch(self, model: dict, n_genes: int, n_classes: int, device: str = "cpu") -> float | None:
-        """One thread's seconds to pass one sample through one training epoch of ``model``."""
+    def fit_cost(self, model: dict, n_genes: int, n_classes: int, device: str = "cpu") -> dict | None:
+        """One thread's seconds of a fit of ``model``: ``sample_epoch`` per sample passed
+        to ``fit`` per epoch, plus ``fit`` per fit (network set-up, holdout split)."""
         params = model["params"]
         shape = f"{model['estimator']} genes={n_genes} classes={n_classes} batch={params.get('batch_size', 16)}"
-        return self._cached(f"{machine_key(device)} | {shape}",
-                            lambda: _time_sample_epoch(model, n_genes, n_classes, device))
+        return self._cached(f"{machine_key(device)} | {shape}", lambda: _time_fit(model, n_genes, n_classes, device))
 
     def startup_seconds(self) -> dict | None:
         """Seconds a fresh job process spends before its first fit: imports, and R for limma."""
         return self._cached(f"startup | {machine_key('cpu')} | {sys.executable}", _time_startup)
 
 
-def _time_sample_epoch(model: dict, n_genes: int, n_classes: int, device: str) -> float:
+def _time_fit(model: dict, n_genes: int, n_classes: int, device: str) -> dict:
     import torch
 
     from .models import MODELS
@@ -126,11 +128,14 @@ def _time_sample_epoch(model: dict, n_genes: int, n_classes: int, device: str) -
         long_epochs = SHORT_EPOCHS + 2
         while True:
             # Best of 3 of each: other processes on the machine only ever add time.
-            extra = min(fit_seconds(long_epochs) for _ in range(3)) - min(fit_seconds(SHORT_EPOCHS) for _ in range(3))
+            short = min(fit_seconds(SHORT_EPOCHS) for _ in range(3))
+            extra = min(fit_seconds(long_epochs) for _ in range(3)) - short
             if extra >= MIN_TIMED_SECONDS or long_epochs >= MAX_EPOCHS:
                 break
             long_epochs *= 2
-        return max(extra, 0.0) / ((long_epochs - SHORT_EPOCHS) * CALIBRATION_SAMPLES)
+        sample_epoch = max(extra, 0.0) / ((long_epochs - SHORT_EPOCHS) * CALIBRATION_SAMPLES)
+        return {"sample_epoch": sample_epoch,
+                "fit": max(short - SHORT_EPOCHS * CALIBRATION_SAMPLES * sample_epoch, 0.0)}
     finally:
         torch.set_num_threads(threads)
 

@@ -6,6 +6,13 @@ the time per fit and per job (a job = one process: imports, search, all fits).
 
     .venv/bin/python benchmarks/pipeline_timing.py                 # default config, all cores
     .venv/bin/python benchmarks/pipeline_timing.py --from /tmp/run # report an earlier run
+    .venv/bin/python benchmarks/pipeline_timing.py --cores 2 --grains fold model
+
+--grains runs the config's classification tasks only, once per fit_grain, in one folder:
+datasets and task manifests are built first and not timed; each grain then redoes every
+fit, the summary and the figures. It prints each grain's wall time, its ratio to the
+first grain's, and to the machine's limit (the fits' own training time spread over the
+cores, with no start-up or search at all).
 """
 
 from __future__ import annotations
@@ -25,24 +32,66 @@ ROOT = Path(__file__).resolve().parents[1]
 BUDGET_SECONDS = 600
 
 
-def run_pipeline(config: Path, cores: str) -> tuple[Path, float]:
+def new_workdir() -> Path:
     workdir = Path(tempfile.mkdtemp(prefix="exprbench-timing-"))
     for name in ("Snakefile", "rules", "config", "envs"):
         source = ROOT / name
         (shutil.copytree if source.is_dir() else shutil.copy)(source, workdir / name)
+    return workdir
+
+
+def snakemake(workdir: Path, config: Path, cores: str, *extra: str) -> float:
+    """Seconds one Snakemake run takes."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     started = time.perf_counter()
     subprocess.run([str(Path(sys.executable).parent / "snakemake"), "--cores", cores, "--quiet", "rules",
-                    "--configfile", str(workdir / "config" / config.name)], cwd=workdir, env=env, check=True)
-    return workdir, time.perf_counter() - started
+                    "--configfile", str(config), *extra], cwd=workdir, env=env, check=True)
+    return time.perf_counter() - started
+
+
+def run_pipeline(config: Path, cores: str) -> tuple[Path, float]:
+    workdir = new_workdir()
+    return workdir, snakemake(workdir, workdir / "config" / config.name, cores)
+
+
+def run_grains(config: Path, cores: str, grains: list[str]) -> tuple[Path, dict[str, float]]:
+    """Wall seconds of the classification fits, summary and figures per fit_grain, after a shared setup."""
+    import yaml
+
+    sys.path.insert(0, str(ROOT / "src"))
+    from exprbench.config import FAMILIES
+
+    workdir = new_workdir()
+    settings = yaml.safe_load(config.read_text())
+    classification = workdir / "classification.yaml"
+    classification.write_text(yaml.safe_dump({k: v for k, v in settings.items() if k not in FAMILIES}))
+    manifests = [f"results/tasks/{task}.json" for task in settings["tasks"]]
+    setup = snakemake(workdir, classification, cores, *manifests)
+    print(f"setup (datasets, task manifests; not counted): {setup:.0f} s")
+    walls = {}
+    for grain in grains:
+        for name in ("results/runs", "results/benchmarks/fit", "logs/fit", "figures"):
+            shutil.rmtree(workdir / name, ignore_errors=True)
+        (workdir / "results" / "summary.tsv").unlink(missing_ok=True)
+        walls[grain] = snakemake(workdir, classification, cores, "--config", f"fit_grain={grain}")
+        fit_seconds = pd.read_csv(workdir / "results" / "summary.tsv", sep="\t")["fit_seconds"].sum()
+        n_cores = os.cpu_count() if cores == "all" else int(cores)
+        limit = fit_seconds / n_cores
+        first = walls[grains[0]]
+        print(f"fit_grain {grain}: {walls[grain]:.0f} s wall, {len(job_seconds(workdir))} fit jobs; "
+              f"{first / walls[grain]:.2f}x the speed of fit_grain {grains[0]}; "
+              f"{walls[grain] / limit:.1f}x the limit ({fit_seconds:.0f} s of training / {n_cores} cores)")
+    return workdir, walls
 
 
 def job_seconds(workdir: Path) -> pd.DataFrame:
+    """Seconds per fit job: one fit (fit_grain: fold) or a group of fits."""
     rows = []
-    for path in (workdir / "results" / "benchmarks" / "fit").glob("*/*/*/*/*.tsv"):
-        task, model = path.parts[-5], path.parts[-4]
+    folder = workdir / "results" / "benchmarks" / "fit"
+    for path in folder.rglob("*.tsv"):
+        task, model = path.relative_to(folder).parts[:2]
         rows.append({"task": task, "model": model, "job_s": float(pd.read_csv(path, sep="\t")["s"].iloc[0])})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["task", "model", "job_s"])
 
 
 def report(workdir: Path, wall: float | None) -> None:
@@ -65,8 +114,13 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=ROOT / "config" / "config.yaml")
     parser.add_argument("--cores", default="all")
     parser.add_argument("--from", dest="existing", type=Path, help="report an existing run folder instead")
+    parser.add_argument("--grains", nargs="+", choices=["fold", "seed", "model"],
+                        help="time the classification part once per fit_grain, after a shared setup")
     args = parser.parse_args()
-    if args.existing:
+    if args.grains:
+        workdir, _ = run_grains(args.config, args.cores, args.grains)
+        print(f"\nrun folder: {workdir}")
+    elif args.existing:
         report(args.existing, None)
     else:
         workdir, wall = run_pipeline(args.config, args.cores)

@@ -51,7 +51,10 @@ def test_every_profile_plans_the_tiny_config_without_a_cluster(profile, tmp_path
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-5000:]
     assert f"Using profile {PROFILES / profile}" in output
-    assert re.search(r"^fit\s+8$", output, re.MULTILINE), "the job stats list the 8 fit jobs"
+    if profile == "workstation":  # fit_grain: model, one job per (task, model, signal_removal)
+        assert re.search(r"^fit_group\s+4$", output, re.MULTILINE), "the job stats list the 4 grouped fit jobs"
+    else:  # the Slurm profiles set fit_grain: fold
+        assert re.search(r"^fit\s+8$", output, re.MULTILINE), "the job stats list the 8 fit jobs"
     if profile.startswith("slurm"):
         assert "slurm_partition=debug" in output
     if profile == "slurm-grouped":
@@ -74,7 +77,7 @@ def test_gpu_fits_ask_slurm_for_a_gpu(tmp_path):
     """The submit host has no GPU; the cluster's fit jobs must still ask for one."""
     config = tiny_config(tmp_path)
     result = subprocess.run(snakemake_args(tmp_path / "run", config, "-n", "--profile", str(PROFILES / "slurm"),
-                                           "--config", "gpus_per_fit=1"),
+                                           "--config", "gpus_per_fit=1", "fit_grain=fold"),
                             cwd=tmp_path, env=snakemake_env(), capture_output=True, text=True, timeout=300)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-5000:]

@@ -123,14 +123,6 @@ def _fit_memory(config: dict, task: dict, model: str) -> tuple[int, str]:
     return config_module.fit_resources(config, model, dataset_mb, 1)["mem_mb"], source
 
 
-def workflow_fit_jobs(config: dict) -> list[list[dict]]:
-    """The (task, model, signal_removal, seed, fold) cells of each workflow fit job:
-    one each, or grouped by the config's ``fit_grain``."""
-    if "fit_grain" in config:
-        return config_module.fit_groups(config)
-    return [[cell] for cell in config_module.fit_jobs(config)]
-
-
 def _seconds(cost: dict | None, sample_epochs: float, n_fits: int) -> float | None:
     return None if cost is None else cost["sample_epoch"] * sample_epochs + cost["fit"] * n_fits
 
@@ -138,7 +130,8 @@ def _seconds(cost: dict | None, sample_epochs: float, n_fits: int) -> float | No
 def classification_rows(config: dict, calibration=None, gpu: bool = False) -> list[dict]:
     rows = {}
     starts_r = config.get("signal_removal_backend", "r") == "r"
-    for group in workflow_fit_jobs(config):
+    # Each workflow job runs the (task, model, signal_removal, seed, fold) cells of one group (fit_grain).
+    for group in config_module.fit_groups(config):
         first = group[0]
         task, model = config["tasks"][first["task"]], config["models"][first["model"]]
         key = (first["task"], first["model"])

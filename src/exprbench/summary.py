@@ -48,7 +48,10 @@ def failed_tasks_report(summary_path) -> list[str]:
 def collect(metric_files) -> pd.DataFrame:
     frames = []
     for path in metric_files:
-        frame = pd.read_csv(path, sep="\t", keep_default_na=False, na_values=[""])
+        try:
+            frame = pd.read_csv(path, sep="\t", keep_default_na=False, na_values=[""])
+        except pd.errors.EmptyDataError:  # a job none of whose fractions held two classes
+            continue
         if not frame.empty:
             frames.append(frame)
     if not frames:

@@ -109,7 +109,7 @@ def test_plan_fit_counts_are_the_fits_and_result_rows_of_a_run(tmp_path, monkeyp
         assert (row["cells"], row["fits"], row["fits"] + row["search_fits"] + row["other_fits"]) == \
                (run["jobs"], run["rows"], run["calls"]), key
         before = planned_before[key]
-        assert (before["cells"], before["fits"], before["search_fits"]) == (row["cells"], row["fits"], row["search_fits"])
+        assert [before[k] for k in ("cells", "fits", "search_fits")] == [row[k] for k in ("cells", "fits", "search_fits")]
     assert planned[("pretrained", "logistic_regression")]["other_fits"] == 5  # one pretraining fit per job
 
 

@@ -117,7 +117,8 @@ def _fit_memory(config: dict, task: dict, model: str) -> tuple[int, str]:
     else:
         shape = dataset_shape(config, task["dataset"])
         if shape is None:
-            return config_module.fit_resources(config, model, 0, 1)["mem_mb"], "rules' mem_mb + 8 x store MB, store not prepared"
+            base = config_module.fit_resources(config, model, 0, 1)["mem_mb"]
+            return base, "rules' mem_mb + 8 x store MB, store not prepared"
         # float32, stored compressed about 2x (as config.fit_resources assumes)
         dataset_mb, source = shape[0] * shape[1] * 4 / 2 / MB, "rules' mem_mb, store size modelled from samples x genes"
     return config_module.fit_resources(config, model, dataset_mb, 1)["mem_mb"], source
@@ -258,10 +259,9 @@ def format_plan(rows: list[dict], startup: dict | None, gpu_name: str | None, co
     for family in FAMILY_NAMES:
         part = [r for r in rows if r["family"] == family]
         if part:
-            cells = sum(r["cells"] for r in part)
-            grouped = f" running {cells} (task, model, signal_removal, seed, fold) cells" if family == "classification" \
-                and cells != sum(r["jobs"] for r in part) else ""
-            lines.append(f"{family}: {sum(r['jobs'] for r in part)} jobs{grouped}, {sum(r['fits'] for r in part)} fits, "
+            jobs, cells = sum(r["jobs"] for r in part), sum(r["cells"] for r in part)
+            grouped = f" running {cells} (task, model, signal_removal, seed, fold) cells" if cells != jobs else ""
+            lines.append(f"{family}: {jobs} jobs{grouped}, {sum(r['fits'] for r in part)} fits, "
                          f"{sum(r['search_fits'] for r in part)} search fits, {sum(r['other_fits'] for r in part)} "
                          f"other fits; peak memory per job {max(r['mem_mb'] for r in part)} MB")
     jobs = sum(r["jobs"] for r in rows)
@@ -273,7 +273,8 @@ def format_plan(rows: list[dict], startup: dict | None, gpu_name: str | None, co
         limma_jobs = sum(r.get("limma_jobs", 0) for r in rows)
         startup_hours = (jobs * startup["process"] + limma_jobs * startup["r"]) / 3600
         lines.append(f"start-up per job process: {startup['process']:.2f} s measured (imports, first torch ops), "
-                     f"+{startup['r']:.2f} s R for the {limma_jobs} jobs with limma through R: {startup_hours:.3g} CPU-h over {jobs} jobs")
+                     f"+{startup['r']:.2f} s R for the {limma_jobs} jobs with limma through R: "
+                     f"{startup_hours:.3g} CPU-h over {jobs} jobs")
     classification = [r for r in rows if r["family"] == "classification"]
     known = [r for r in classification if r["cpu_hours"] is not None]
     unknown = sorted({r["name"] for r in classification} - {r["name"] for r in known})

@@ -95,7 +95,8 @@ class Calibration:
         to ``fit`` per epoch, plus ``fit`` per fit (network set-up, holdout split)."""
         params = model["params"]
         shape = f"{model['estimator']} genes={n_genes} classes={n_classes} batch={params.get('batch_size', 16)}"
-        return self._cached(f"{machine_key(device)} | {shape}", lambda: _time_fit(model, n_genes, n_classes, device))
+        return self._cached(f"fit cost | {machine_key(device)} | {shape}",
+                            lambda: _time_fit(model, n_genes, n_classes, device))
 
     def startup_seconds(self) -> dict | None:
         """Seconds a fresh job process spends before its first fit: imports, and R for limma."""

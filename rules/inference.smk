@@ -14,7 +14,7 @@ INFERENCE_TARGETS = [f"{INFERENCE_RESULTS}/summary.tsv", *INFERENCE_FIGURES] if 
 
 rule inference_fit:
     input:
-        unpack(lambda w: inference_workflow.stores(INF, DATA_DIR, w.task)),
+        unpack(lambda w: inference_workflow.job_inputs(INF, DATA_DIR, w.task)),
     output:
         metrics=f"{INFERENCE_RUN}/metrics.tsv",
         per_gene=f"{INFERENCE_RUN}/per_gene.npz",

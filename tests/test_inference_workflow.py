@@ -134,3 +134,12 @@ def test_tiny_inference_task_end_to_end(tmp_path):
         for ext in ("png", "svg"):
             assert (tmp_path / "figures" / "inference" / f"{stem}.{ext}").stat().st_size > 0
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_a_landmark_list_file_is_an_input_of_the_fit_so_editing_it_reruns_the_task():
+    from exprbench.inference.workflow import job_inputs
+
+    section = {"tasks": {"listed": {"datasets": ["own"], "landmarks": {"file": "genes.txt"}},
+                         "drawn": {"datasets": ["own"], "landmarks": {"count": 10, "seed": 0}}}}
+    assert job_inputs(section, "data", "listed") == {"own": "data/own.h5", "landmark_file": "genes.txt"}
+    assert job_inputs(section, "data", "drawn") == {"own": "data/own.h5"}

@@ -12,6 +12,14 @@ def stores(section: dict, data_dir: str, task: str) -> dict[str, str]:
     return {d: f"{data_dir}/{d}.h5" for d in section["tasks"][task]["datasets"]}
 
 
+def job_inputs(section: dict, data_dir: str, task: str) -> dict[str, str]:
+    """Files a task's fit reads: its stores, and a landmark list file when it names one,
+    so that editing the list reruns the task."""
+    inputs = stores(section, data_dir, task)
+    landmark_file = section["tasks"][task]["landmarks"].get("file")
+    return {**inputs, "landmark_file": landmark_file} if landmark_file else inputs
+
+
 def spec_json(mapping: dict, name: str) -> str:
     return json.dumps(mapping[name], sort_keys=True)
 

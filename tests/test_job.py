@@ -6,7 +6,9 @@ import pytest
 
 from exprbench.config import resolve
 from exprbench.job import FitJob, _Problem
+from exprbench.seeding import make_rng
 from exprbench.sources import SOURCES
+from exprbench.splits import nested_subsets
 from exprbench.store import open_dataset, write_dataset
 from exprbench.tasks import TaskError, build_manifest
 from conftest import make_data
@@ -175,9 +177,7 @@ def test_pretraining_runs_once_per_problem_and_equals_pretraining_per_fraction(t
     sets = problem.sets()
     features = problem.features(sets)
     best = {"lr": metrics["lr"].iloc[0], "weight_decay": metrics["weight_decay"].iloc[0]}
-    subsets = __import__("exprbench.splits", fromlist=["nested_subsets"]).nested_subsets(
-        len(sets["train"]), [0.5, 0.75, 1.0], __import__("exprbench.seeding", fromlist=["make_rng"]).make_rng(
-            0, "t", "fractions", 0, ""))
+    subsets = nested_subsets(len(sets["train"]), [0.5, 0.75, 1.0], make_rng(0, "t", "fractions", 0, ""))
     for fraction, subset in zip([0.5, 0.75, 1.0], subsets):
         model = problem.new_model(**best, random_state=problem.fit_seed(fraction, sets), warm_start=True)
         model.fit(features["pretrain"], y[sets["pretrain"]], classes=problem.problem_classes,

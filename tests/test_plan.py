@@ -135,6 +135,10 @@ def test_plan_cpu_time_is_the_calibrated_rate_times_the_sample_epochs_of_every_f
     text = plan.format_plan(plan.plan_rows(config, FixedRate(1e-3)), FixedRate(0).startup_seconds(), None, "tiny.yaml")
     assert "GPU time: no GPU here; not estimated" in text
     assert "4.00 s measured" in text
+    with_gpu = plan.plan_rows(config, FixedRate(1e-4), gpu=True)
+    assert next(r for r in with_gpu if r["name"] == "plain")["gpu_hours"] == \
+        pytest.approx(2 * ((75 + 100) * 50 * 1e-4 + 6 * 0.5) / 3600)
+    assert "classification GPU time on H200:" in plan.format_plan(with_gpu, None, "H200", "tiny.yaml")
 
 
 def test_plan_without_calibration_says_what_it_did_not_estimate(tmp_path, monkeypatch, capsys):

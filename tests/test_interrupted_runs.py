@@ -102,3 +102,11 @@ def test_a_task_whose_every_fit_failed_ends_the_run_with_an_error(tmp_path):
     assert "task sim: every fit failed, so it has no result (first error:" in output
     assert "max_epochs must be at least 1" in output
     assert (tmp_path / "results" / "summary.tsv").exists(), "the summary is still written"
+
+
+def test_a_partial_run_up_to_the_manifests_ends_without_error(tmp_path):
+    """`--until task_manifest` (sizing a run before fitting) has no summary to report on."""
+    result = run_workflow(tmp_path, _tiny(tmp_path), "--until", "task_manifest", check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "results" / "tasks" / "sim.json").exists()
+    assert not (tmp_path / "results" / "summary.tsv").exists()

@@ -40,12 +40,12 @@ def new_workdir() -> Path:
     return workdir
 
 
-def snakemake(workdir: Path, config: Path, cores: str, *extra: str) -> float:
+def snakemake(workdir: Path, config: Path, cores: str, *extra: str, check: bool = True) -> float:
     """Seconds one Snakemake run takes."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     started = time.perf_counter()
-    subprocess.run([str(Path(sys.executable).parent / "snakemake"), "--cores", cores, "--quiet", "rules",
-                    "--configfile", str(config), *extra], cwd=workdir, env=env, check=True)
+    subprocess.run([str(Path(sys.executable).parent / "snakemake"), *extra, "--cores", cores, "--quiet", "rules",
+                    "--configfile", str(config)], cwd=workdir, env=env, check=check)
     return time.perf_counter() - started
 
 
@@ -66,7 +66,11 @@ def run_grains(config: Path, cores: str, grains: list[str]) -> tuple[Path, dict[
     classification = workdir / "classification.yaml"
     classification.write_text(yaml.safe_dump({k: v for k, v in settings.items() if k not in FAMILIES}))
     manifests = [f"results/tasks/{task}.json" for task in settings["tasks"]]
-    setup = snakemake(workdir, classification, cores, *manifests)
+    # The Snakefile's end-of-run report reads the summary, which a setup-only run lacks.
+    setup = snakemake(workdir, classification, cores, *manifests, check=False)
+    missing = [path for path in manifests if not (workdir / path).exists()]
+    if missing:
+        raise SystemExit(f"setup failed: {', '.join(missing)} not written; see {workdir}/logs")
     print(f"setup (datasets, task manifests; not counted): {setup:.0f} s")
     walls = {}
     for grain in grains:

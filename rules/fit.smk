@@ -16,7 +16,7 @@ if FIT_GRAIN == "fold":
             device=CFG["device"],
             tracker=json.dumps(CFG["tracker"], sort_keys=True),
             precision="--mixed-precision" if CFG["mixed_precision"] else "",
-            limma_backend=CFG["signal_removal_backend"],
+            limma_backend=signal_removal_backend,
         threads: CFG["threads_per_job"]
         retries: CFG["fit_retries"]
         resources:
@@ -70,7 +70,7 @@ else:
                 device=CFG["device"],
                 tracker=json.dumps(CFG["tracker"], sort_keys=True),
                 precision="--mixed-precision" if CFG["mixed_precision"] else "",
-                limma_backend=CFG["signal_removal_backend"],
+                limma_backend=signal_removal_backend,
             threads: CFG["threads_per_job"]
             retries: CFG["fit_retries"]
             resources:

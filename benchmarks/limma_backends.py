@@ -17,8 +17,9 @@ the output once. Its time is also given against the machine's limit, the time to
 move the least traffic any removal needs (read the input once, write the output
 once) at the copy bandwidth measured at the start of this run.
 
-The largest size is run natively only: through R it needs about 19x its float32
-input (measured at 10,000 x 5,000), more than a 20 GB machine can give.
+The largest size is run natively only: through R the peak RSS grows by about 15x
+the float32 input (2.8 GiB at 10,000 x 5,000), about 17 GiB on top of the process
+at 17,000 x 18,000, where R failed to allocate under a 20 GB address-space limit.
 
     nice -n 10 .venv/bin/python benchmarks/limma_backends.py [--sizes 300x200,1000x5000 --reps 3]
 """

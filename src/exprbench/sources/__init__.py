@@ -9,6 +9,7 @@ files, with their mirrors, sizes and checksums, comes from the dataset entry's
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import ClassVar
 
@@ -16,6 +17,15 @@ from ..registry import Registry
 from ..store import ExpressionData, write_dataset
 
 SOURCES = Registry("dataset source", __name__)
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read in 1 MiB pieces (inputs recorded in provenance)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 class DataSource:

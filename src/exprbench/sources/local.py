@@ -43,7 +43,6 @@ final name unless every check passed.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 from pathlib import Path
@@ -54,7 +53,7 @@ import pandas as pd
 
 from ..atomic import scratch_folder
 from ..store import REQUIRED_SAMPLE_COLUMNS, stream_dataset
-from . import DataSource
+from . import DataSource, file_sha256
 from ._local_inputs import (
     MISSING_TOKENS, ORIENTATIONS, H5adMatrix, LocalInputError, StoreMatrix, TableMatrix, check_unique,
     delimited_header, format_of, separator_of,
@@ -75,14 +74,6 @@ def _examples(ids) -> str:
     ids = list(ids)
     shown = ", ".join(repr(i) for i in ids[:_EXAMPLES])
     return shown + (", ..." if len(ids) > _EXAMPLES else "")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _read_samples_file(path: Path) -> pd.DataFrame:
@@ -368,10 +359,10 @@ class LocalSource(DataSource):
         steps.append(f"values as given in {expression.name} (no transform applied)")
         if transposed:
             steps.append("transposed from genes x samples to samples x genes")
-        files = {"expression": {"file": str(expression.resolve()), "sha256": _sha256(expression),
+        files = {"expression": {"file": str(expression.resolve()), "sha256": file_sha256(expression),
                                 "size": expression.stat().st_size}}
         if samples_path:
-            files["samples"] = {"file": str(samples_path.resolve()), "sha256": _sha256(samples_path),
+            files["samples"] = {"file": str(samples_path.resolve()), "sha256": file_sha256(samples_path),
                                 "size": samples_path.stat().st_size}
         grouping = self._grouping
         provenance = {

@@ -64,7 +64,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import hashlib
 import re
 import sys
 from pathlib import Path
@@ -73,7 +72,7 @@ import numpy as np
 import pandas as pd
 
 from ..store import stream_dataset
-from . import DataSource
+from . import DataSource, file_sha256
 
 ANNOTATION = "G026"
 PROJECT_LIST_PATH = "human/data_sources/sra/metadata/sra.recount_project.MD.gz"
@@ -232,7 +231,7 @@ class Recount3SRA(DataSource):
                   + _how_to_get_flynn(path), file=sys.stderr)
             return {}, None
         labels = read_flynn_sex_labels(path)
-        return labels, {"path": str(path), "sha256": _sha256(path), "labelled_runs": len(labels)}
+        return labels, {"path": str(path), "sha256": file_sha256(path), "labelled_runs": len(labels)}
 
     def _provenance(self, downloads, projects, samples, counts, sex_file) -> dict:
         list_sha = _manifest_sha256(Path(downloads["project_list"]))
@@ -467,14 +466,6 @@ def _missing_sex_labels_message(path: Path | str) -> str:
 
 def _empty_samples() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in ("sample_id", "study", "donor", "tissue", "sex")})
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _manifest_sha256(path: Path) -> str | None:

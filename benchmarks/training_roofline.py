@@ -25,7 +25,7 @@ step); it is kept here as the baseline and as the reference of
 tests/test_trainer_speed_equivalence.py. The machine may be shared: numbers
 are noisy, so the minimum of --repeats is reported. Run under nice:
 
-    nice -n 10 .venv/bin/python benchmarks/training_roofline.py [--models mlp3 --epochs 2 --repeats 2]
+    nice -n 10 .venv/bin/python benchmarks/training_roofline.py [--models mlp3 --epochs 2 --repeats 2 --unfused]
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 from exprbench.models import MODELS
+from exprbench.models._torch import keep_freed_memory
 
 BYTES_PER_PARAMETER_STEP = 44
 FIT_FRACTION = 0.8  # early_stopping_fraction 0.2 of the samples is held out
@@ -72,6 +73,18 @@ def old_loop(model_class):
 
     OldLoop.__name__ = f"Old{model_class.__name__}"
     return OldLoop
+
+
+def unfused_adam(model_class):
+    """The fast loop with torch's default (unfused) Adam: bit-identical to the
+    old loop, so it prices what fused Adam's last-bit changes buy."""
+
+    class UnfusedAdam(model_class):
+        def _prepare_training(self, network):
+            keep_freed_memory()
+            return torch.optim.Adam(network.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+
+    return UnfusedAdam
 
 
 def timed_steps(model_class):
@@ -120,7 +133,8 @@ def one_run(model: str, loop: str, samples: int, genes: int, epochs: int, thread
     rng = np.random.default_rng(0)
     X = torch.as_tensor(rng.standard_normal((samples, genes), dtype=np.float32))
     y = rng.integers(0, 2, samples)
-    model_class = timed_steps(MODELS.get(model) if loop == "new" else old_loop(MODELS.get(model)))
+    variant = {"new": lambda c: c, "old": old_loop, "unfused": unfused_adam}[loop]
+    model_class = timed_steps(variant(MODELS.get(model)))
     settings = dict(max_epochs=epochs, patience=epochs + 1, device="cpu", random_state=0)
     model_class(**{**settings, "max_epochs": 1}).fit(X[:64], y[:64])  # first-use costs inside torch
     fitted = model_class(**settings).fit(X, y)
@@ -145,6 +159,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1, help="the job's thread count (threads_per_job)")
+    parser.add_argument("--unfused", action="store_true",
+                        help="also time the fast loop with unfused Adam (bit-identical to the old loop)")
     parser.add_argument("--one", nargs=2, metavar=("MODEL", "LOOP"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -176,7 +192,7 @@ def main() -> None:
           f"{'new/bound':>9} | {'bound ms':>8} {'old ms':>7} {'new ms':>7} {'new/old':>7} {'new/bound':>9} | "
           f"{'max|dec diff|':>13} {'best epoch':>10}")
     for model in args.models:
-        runs = {"old": [], "new": []}
+        runs = {"old": [], "new": [], **({"unfused": []} if args.unfused else {})}
         for _ in range(args.repeats):
             for loop in runs:
                 runs[loop].append(measure(args, model, loop))
@@ -191,6 +207,13 @@ def main() -> None:
               f"{new / old:>7.2f} {new / epoch_bound:>9.2f} | {step_bound * 1e3:>8.2f} {old_step * 1e3:>7.2f} "
               f"{new_step * 1e3:>7.2f} {new_step / old_step:>7.2f} {new_step / step_bound:>9.2f} | {drift:>13.1e} "
               f"{runs['old'][0]['best_epoch']:>5}/{runs['new'][0]['best_epoch']}", flush=True)
+        if args.unfused:
+            epoch = min(r["seconds_per_epoch"] for r in runs["unfused"])
+            step = min(r["fastest_step"] for r in runs["unfused"])
+            same = runs["unfused"][0]["decision"] == runs["old"][0]["decision"]
+            print(f"{'  unfused Adam':<42} | {'':>7} {'':>7} {epoch:>7.2f} {epoch / old:>7.2f} {epoch / epoch_bound:>9.2f} | "
+                  f"{'':>8} {'':>7} {step * 1e3:>7.2f} {step / old_step:>7.2f} {step / step_bound:>9.2f} | "
+                  f"{'bit-identical' if same else 'DIFFERS':>13}", flush=True)
 
 
 if __name__ == "__main__":

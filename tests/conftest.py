@@ -27,6 +27,22 @@ def make_data(n_samples=40, n_genes=12, n_studies=8, seed=0, labels=("a", "b")) 
     return ExpressionData(expression, samples, genes, {"source": "test", "source_version": "1", "preprocessing": ["none"]})
 
 
+@pytest.fixture(scope="session")
+def all_data():
+    """The embedded ALL data set (R and r-bioc-all), built once per test session."""
+    from exprbench.sources import SOURCES
+
+    return SOURCES.get("bioc_all")().build()
+
+
+@pytest.fixture(scope="session")
+def bladder_data():
+    """The embedded bladderbatch data set, built once per test session."""
+    from exprbench.sources import SOURCES
+
+    return SOURCES.get("bioc_bladderbatch")().build()
+
+
 @pytest.fixture
 def small_data():
     return make_data()

@@ -4,22 +4,11 @@ import numpy as np
 import pytest
 
 from exprbench import rdata
-from exprbench.sources import SOURCES
 
 try:
     rdata.r_objects()
 except rdata.RUnavailableError as err:
     pytest.skip(f"R is not usable from Python: {err}", allow_module_level=True)
-
-
-@pytest.fixture(scope="module")
-def all_data():
-    return SOURCES.get("bioc_all")().build()
-
-
-@pytest.fixture(scope="module")
-def bladder_data():
-    return SOURCES.get("bioc_bladderbatch")().build()
 
 
 def _check_matrix(data, shape):

@@ -9,7 +9,6 @@ import pytest
 from exprbench import limma, rdata
 from exprbench.cli import build_parser
 from exprbench.limma import remove_batch_effect
-from exprbench.sources import SOURCES
 from test_job import make_job, sim_config
 
 try:
@@ -73,16 +72,6 @@ def test_native_returns_float32_by_default_and_rejects_missing_values():
         remove_batch_effect(expression, [0, 0, 0, 1, 1, 1], backend="native")
     with pytest.raises(ValueError, match="backend 'python' is not one of r, native"):
         remove_batch_effect(expression, [0, 0, 0, 1, 1, 1], backend="python")
-
-
-@pytest.fixture(scope="module")
-def all_data():
-    return SOURCES.get("bioc_all")().build()
-
-
-@pytest.fixture(scope="module")
-def bladder_data():
-    return SOURCES.get("bioc_bladderbatch")().build()
 
 
 @pytest.mark.parametrize("batch_column", ["lineage", "bt_subtype"])

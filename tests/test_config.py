@@ -189,7 +189,7 @@ def test_check_config_counts_the_jobs_of_every_family(capsys):
 
     assert main(["check-config", str(ROOT / "config" / "config.yaml")]) == 0
     line = capsys.readouterr().out
-    assert "valid; 6 tasks, 96 fits in 48 fit jobs (fit_grain: model)" in line
+    assert "valid; 6 tasks, 288 fits in 48 fit jobs (fit_grain: model)" in line
     for family_name in FAMILIES:
         assert f"{family_name}: " in line
 

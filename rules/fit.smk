@@ -87,10 +87,16 @@ else:
                 f"{RESULTS_DIR}/benchmarks/fit/{FIT_GROUP_WILDCARDS[FIT_GRAIN]}.tsv"
             conda:
                 "../envs/exprbench.yaml"
+            # A process killed on its last attempt (out of memory, time limit) keeps the
+            # fits it finished; record-failure records the others as failed.
             shell:
                 "exprbench fit-many --task {params.task:q} --model {params.model:q} --manifest {input.manifest} "
                 "--dataset {params.dataset} --signal-removal {wildcards.signal_removal} --cells {params.cells} "
                 "--device {params.device} --threads {threads} --tracker {params.tracker:q} {params.precision} "
                 "--signal-removal-backend {params.limma_backend} --attempt {resources.fit_attempt} "
                 "--attempts {resources.fit_attempts} --metrics {output.metrics} "
-                "--predictions {output.predictions} 2> {log}"
+                "--predictions {output.predictions} 2> {log} "
+                "|| exprbench record-failure --task {params.task:q} --model {wildcards.model} "
+                "--dataset {params.dataset} --signal-removal {wildcards.signal_removal} --cells {params.cells} "
+                "--attempt {resources.fit_attempt} --attempts {resources.fit_attempts} --log {log} "
+                "--metrics {output.metrics} --predictions {output.predictions}"

@@ -118,3 +118,23 @@ def test_a_failing_fit_fails_its_group_until_the_last_attempt_then_only_itself(t
     failed = pd.read_csv(cells[1].metrics, sep="\t")
     assert failed[["status", "error", "fold"]].values.tolist() == [["failed", "ValueError: fold 1 cannot be fitted", 1]]
     assert pd.read_csv(cells[1].predictions, sep="\t").empty
+
+
+def test_a_group_killed_on_its_last_attempt_keeps_its_finished_fits(tmp_path):
+    from exprbench.cli import main
+
+    files = {fold: (tmp_path / f"f{fold}.metrics.tsv", tmp_path / f"f{fold}.predictions.tsv") for fold in range(3)}
+    pd.DataFrame([{"fold": 0, "accuracy": 1.0}]).to_csv(files[0][0], sep="\t", index=False)
+    log = tmp_path / "group.log"
+    log.write_text("fit 0 done\nKilled\n")
+    args = ["record-failure", "--task", '{"name": "t", "kind": "binary"}', "--model", "m", "--dataset", "d",
+            "--signal-removal", "none", "--cells", "0:0", "0:1", "0:2", "--log", str(log),
+            "--metrics", *(str(m) for m, _ in files.values()), "--predictions", *(str(p) for _, p in files.values())]
+
+    assert main([*args, "--attempt", "1", "--attempts", "2"]) == 1  # retried: nothing recorded yet
+    assert not files[1][0].exists()
+    assert main([*args, "--attempt", "2", "--attempts", "2"]) == 0
+    assert pd.read_csv(files[0][0], sep="\t")["accuracy"].tolist() == [1.0]
+    for fold in (1, 2):
+        failed = pd.read_csv(files[fold][0], sep="\t")
+        assert failed[["status", "error", "fold"]].values.tolist() == [["failed", "Killed", fold]]

@@ -125,9 +125,12 @@ def _fit(args) -> None:
     write_fit_files(metrics, predictions, args.metrics, args.predictions)
 
 
-def _fit_many(args) -> int:
-    from .fit_group import FitCell, run_fit_cells
+def _fit_cells(args) -> list:
+    """The fits a `fit-many` or `record-failure` call covers: --cells, or --seed and --fold."""
+    from .fit_group import FitCell
 
+    if args.cells is None:
+        args.cells = [f"{args.seed}:{args.fold}"]
     if not len(args.cells) == len(args.metrics) == len(args.predictions):
         raise ValueError(f"--cells, --metrics and --predictions need one entry per cell; got {len(args.cells)}, "
                          f"{len(args.metrics)} and {len(args.predictions)}")
@@ -137,6 +140,13 @@ def _fit_many(args) -> int:
         if not (seed.isdigit() and fold.isdigit()):
             raise ValueError(f"--cells: {cell!r} is not SEED:FOLD, e.g. 0:1")
         cells.append(FitCell(int(seed), int(fold), metrics, predictions))
+    return cells
+
+
+def _fit_many(args) -> int:
+    from .fit_group import run_fit_cells
+
+    cells = _fit_cells(args)
     failed = run_fit_cells(_fit_settings(args), cells, args.attempt, args.attempts)
     print(f"{len(cells) - failed} of {len(cells)} fits done, {failed} recorded as failed", file=sys.stderr)
     return 0
@@ -146,13 +156,20 @@ def _record_failure(args) -> int:
     from .fit_group import write_failed_fit
     from .summary import last_error
 
+    if args.cells is None and (args.seed is None or args.fold is None):
+        raise ValueError("record-failure: give --seed and --fold, or --cells")
+    cells = _fit_cells(args)
     error = last_error(args.log)
     if args.attempt < args.attempts:
         print(f"fit failed on attempt {args.attempt} of {args.attempts}: {error}", file=sys.stderr)
         return 1
-    write_failed_fit(json.loads(args.task), args.model, args.dataset, args.signal_removal, args.seed, args.fold, error,
-                     args.metrics, args.predictions)
-    print(f"fit failed on its last attempt ({args.attempt}); recorded as failed: {error}", file=sys.stderr)
+    # A group killed part-way keeps the fits it finished; the rest are recorded as failed.
+    for cell in cells:
+        if not cell.metrics.exists():
+            write_failed_fit(json.loads(args.task), args.model, args.dataset, args.signal_removal, cell.seed,
+                             cell.fold, error, cell.metrics, cell.predictions)
+            print(f"seed {cell.seed} fold {cell.fold}: failed on its last attempt ({args.attempt}); "
+                  f"recorded as failed: {error}", file=sys.stderr)
     return 0
 
 
@@ -301,13 +318,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True)
     p.add_argument("--dataset", required=True)
     p.add_argument("--signal-removal", required=True)
-    p.add_argument("--seed", required=True, type=int)
-    p.add_argument("--fold", required=True, type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--fold", type=int)
+    p.add_argument("--cells", nargs="+", help="SEED:FOLD of each fit of a grouped job, instead of --seed and --fold")
     p.add_argument("--attempt", required=True, type=int)
     p.add_argument("--attempts", required=True, type=int)
     p.add_argument("--log", required=True, type=Path)
-    p.add_argument("--metrics", required=True, type=Path)
-    p.add_argument("--predictions", required=True, type=Path)
+    p.add_argument("--metrics", required=True, nargs="+", type=Path, help="one per fit; fits that have one are kept")
+    p.add_argument("--predictions", required=True, nargs="+", type=Path)
     p.set_defaults(func=_record_failure)
 
     p = commands.add_parser("summarize", help="collect job metrics into one table")

@@ -37,7 +37,9 @@ def test_fast_loop_matches_old_loop(model):
     new = MODELS.get(model)(**settings).fit(X, y, groups=groups)
     old = old_loop(MODELS.get(model))(**settings).fit(X, y, groups=groups)
     assert (new.best_epoch_, new.n_epochs_) == (old.best_epoch_, old.n_epochs_)
-    np.testing.assert_allclose(new.decision_function(X), old.decision_function(X), atol=1e-5, rtol=0)
+    # On the CPU the fast loop is the old one to the last bit (plain Adam there).
+    np.testing.assert_array_equal(new.decision_function(X), old.decision_function(X))
+    assert [h["val_loss"] for h in new.history_] == [h["val_loss"] for h in old.history_]
     again = MODELS.get(model)(**settings).fit(X, y, groups=groups)
     np.testing.assert_array_equal(again.decision_function(X), new.decision_function(X))
     assert [h["val_loss"] for h in again.history_] == [h["val_loss"] for h in new.history_]

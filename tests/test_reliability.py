@@ -189,7 +189,7 @@ def test_a_job_that_had_nothing_to_fit_does_not_break_the_summary(tmp_path):
     empty, full = tmp_path / "empty.tsv", tmp_path / "full.tsv"
     write_table(empty, pd.DataFrame())
     write_table(full, pd.DataFrame([{"task": "t", "dataset": "d", "model": "m", "signal_removal": "none", "seed": 0,
-                                      "fold": 0, "train_fraction": 1.0, "class_pair": "", "pretrained": False,
-                                      "status": "ok", "error": "", "balanced_accuracy": 0.9}]))
+                                      "fold": 0, "train_fraction": 1.0, "class_pair": "a|b", "pretrained": False,
+                                      "status": "ok", "error": "-", "balanced_accuracy": 0.9}]))
     table = collect([empty, full])
     assert len(table) == 1 and table["balanced_accuracy"].iloc[0] == 0.9

@@ -130,8 +130,8 @@ class TableMatrix:
     def _parquet(self):
         try:
             import pyarrow.parquet as pq
-        except ImportError:
-            raise LocalInputError(f"{self.path}: reading .parquet needs pyarrow; install it with "
+        except ImportError as err:  # the reason too: a broken install reads differently from a missing one
+            raise LocalInputError(f"{self.path}: reading .parquet needs pyarrow ({err}); install it with "
                                   "pip install 'exprbench[parquet]' or convert the file to .tsv.gz") from None
         try:
             return pq.ParquetFile(self.path)

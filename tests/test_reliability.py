@@ -193,3 +193,18 @@ def test_a_job_that_had_nothing_to_fit_does_not_break_the_summary(tmp_path):
                                       "status": "ok", "error": "-", "balanced_accuracy": 0.9}]))
     table = collect([empty, full])
     assert len(table) == 1 and table["balanced_accuracy"].iloc[0] == 0.9
+
+
+def test_starting_r_leaves_child_processes_the_library_path_they_had(monkeypatch):
+    """R puts the system's library folder first on LD_LIBRARY_PATH; a Python started
+    from a process that uses R then loaded the system's libssl in place of its own."""
+    from exprbench.rdata import RUnavailableError, r_objects
+
+    monkeypatch.delenv("LD_LIBRARY_PATH", raising=False)
+    try:
+        r_objects()
+    except RUnavailableError as err:
+        pytest.skip(str(err))
+    assert "LD_LIBRARY_PATH" not in os.environ
+    child = subprocess.run([sys.executable, "-c", "import ssl"], capture_output=True, text=True)
+    assert child.returncode == 0, child.stderr

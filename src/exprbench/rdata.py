@@ -11,6 +11,8 @@ that needs R raises :class:`RUnavailableError` with install instructions.
 
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,6 +50,7 @@ def r_objects():
 
     Raises :class:`RUnavailableError` when rpy2 is not installed or cannot find R.
     """
+    library_path = os.environ.get("LD_LIBRARY_PATH")
     try:
         import rpy2.robjects as robjects
     except ModuleNotFoundError as err:
@@ -57,7 +60,19 @@ def r_objects():
     except (ImportError, OSError, RuntimeError, ValueError) as err:
         # rpy2 starts R on import; a missing libR or R_HOME surfaces here.
         raise RUnavailableError(f"rpy2 cannot start R ({err}); " + _install_hint(["r-base-core"])) from err
+    finally:
+        # Starting R puts R's and the system's library folders first on LD_LIBRARY_PATH.
+        # This process has loaded R already; child processes (a Python of another
+        # build, say) must not load the system's libraries in place of their own.
+        _restore_environment("LD_LIBRARY_PATH", library_path)
     return robjects
+
+
+def _restore_environment(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 def require_r_package(r_package: str) -> None:

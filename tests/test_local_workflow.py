@@ -11,7 +11,7 @@ import yaml
 from exprbench.compressed_sensing.metrics import METRICS
 from exprbench.h5ad import export_h5ad
 from exprbench.store import ExpressionData, open_dataset, write_dataset
-from test_workflow import ROOT, snakemake
+from test_workflow import ROOT, snakemake, workflow_args
 
 N_SAMPLES, N_GENES = 40, 24
 FORMATS = {  # dataset -> (file, orientation)
@@ -76,8 +76,7 @@ def config_for(folder):
 def test_every_input_format_runs_a_task_and_compressed_sensing(tmp_path):
     X = write_inputs(tmp_path)
     config = config_for(tmp_path)
-    args = ("--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path), "--configfile", str(config),
-            "--cores", "2")
+    args = workflow_args(tmp_path, config)
     snakemake(*args, cwd=tmp_path)
 
     for name in FORMATS:  # the same store from every format (relative paths resolved in the run directory)

@@ -4,7 +4,7 @@ dry-run by test_workflow.py with every shipped config)."""
 import pandas as pd
 import pytest
 import yaml
-from test_workflow import ROOT, snakemake
+from test_workflow import ROOT, snakemake, workflow_args
 
 def tiny_config(tmp_path):
     config = {
@@ -32,8 +32,7 @@ def tiny_config(tmp_path):
 @pytest.mark.slow
 def test_tiny_ssl_experiment_runs_end_to_end(tmp_path):
     config = tiny_config(tmp_path)
-    args = ("--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path), "--configfile", str(config),
-            "--cores", "2")
+    args = workflow_args(tmp_path, config)
     result = snakemake(*args)
     results = tmp_path / "results" / "ssl"
     summary = pd.read_csv(results / "summary.tsv", sep="\t")

@@ -40,9 +40,14 @@ def tiny_config(tmp_path, **overrides) -> Path:
     return path
 
 
+def workflow_args(workdir, config) -> tuple:
+    """The repository's workflow, run in ``workdir`` on ``config`` with 2 cores."""
+    return ("--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir), "--configfile", str(config),
+            "--cores", "2")
+
+
 def run_workflow(workdir, config, *extra, check=True):
-    return snakemake("--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
-                     "--configfile", str(config), "--cores", "2", *extra, check=check)
+    return snakemake(*workflow_args(workdir, config), *extra, check=check)
 
 
 @pytest.mark.slow

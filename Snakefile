@@ -20,32 +20,30 @@ include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/fit.smk"
 include: "rules/report.smk"
-include: "rules/ssl.smk"
-include: "rules/inference.smk"
-include: "rules/compressed_sensing.smk"
+
+
+# Every other family brings its rules in its own package (exprbench/<family>/rules.smk).
+for configured_family in section_families():
+    if configured_family.in_config(CFG):
+
+        include: str(configured_family.rules_file)
 
 
 from exprbench.output_folders import OutputFolderClash, claim_output_folders, config_name
+import pandas as pd
+
+from exprbench.results import failed_jobs_report
 from exprbench.run_summary import run_summary
 
 
-CLASSIFICATION_TARGETS = [SUMMARY, *FIGURES] if CFG["tasks"] else []
-# (family, its summary table, its targets), for the table printed at the end of a run.
-FAMILY_SUMMARIES = [
-    ("classification", SUMMARY, CLASSIFICATION_TARGETS),
-    ("ssl", SSL_TABLES[0], SSL_TARGETS),
-    ("inference", f"{INFERENCE_RESULTS}/summary.tsv", INFERENCE_TARGETS),
-    ("compressed_sensing", CS_SUMMARY, COMPRESSED_SENSING_TARGETS),
-]
+# Families with something to do, in display order: classification first.
+RUN_FAMILIES = {name: outputs for name, outputs in FAMILY_OUTPUTS.items() if outputs["targets"]}
 
 
 rule all:
     default_target: True
     input:
-        CLASSIFICATION_TARGETS,
-        SSL_TARGETS,
-        INFERENCE_TARGETS,
-        COMPRESSED_SENSING_TARGETS,
+        [path for outputs in RUN_FAMILIES.values() for path in outputs["targets"]],
 
 
 # Runs only when jobs are about to start (not for dry runs or reports).
@@ -60,17 +58,19 @@ onstart:
 onsuccess:
     for line in dropped_samples_report(f"{RESULTS_DIR}/tasks/{task}.json" for task in CFG["tasks"]):
         print(line)
-    for family, targets in [("classification", CLASSIFICATION_TARGETS), ("self-supervised", SSL_TARGETS),
-                            ("gene inference", INFERENCE_TARGETS), ("compressed sensing", COMPRESSED_SENSING_TARGETS)]:
-        if targets:
-            print(f"\n{family} results:\n  " + "\n  ".join(targets))
+    for name, outputs in RUN_FAMILIES.items():
+        print(f"\n{REPORT_CATEGORIES[name].lower()} results:\n  " + "\n  ".join(outputs["targets"]))
     # The short version: the best model of every task, where the figures are, the report.
     print()
     print(run_summary(
-        {family: summary for family, summary, targets in FAMILY_SUMMARIES if targets},
-        {family: os.path.dirname(targets[-1]) for family, _, targets in FAMILY_SUMMARIES if targets},
+        {name: outputs["summary"] for name, outputs in RUN_FAMILIES.items()},
+        {name: os.path.dirname(outputs["targets"][-1]) for name, outputs in RUN_FAMILIES.items()},
         config_name(CONFIG_FILE),
     ))
+    for name, outputs in RUN_FAMILIES.items():
+        if name != "classification" and os.path.exists(outputs["summary"]):
+            for line in failed_jobs_report(pd.read_csv(outputs["summary"], sep="\t"), REPORT_CATEGORIES[name]):
+                print(line, file=sys.stderr)
     # Failed fits are recorded so the rest completes, but a task left with no
     # result at all is a failed run.
     failed_tasks = failed_tasks_report(SUMMARY) if os.path.exists(SUMMARY) else []  # absent after --until

@@ -67,12 +67,12 @@ def run_grains(config: Path, cores: str, grains: list[str], tasks: list[str] | N
     import yaml
 
     sys.path.insert(0, str(ROOT / "src"))
-    from exprbench.config import FAMILIES
+    from exprbench.config import family_sections
 
     workdir = new_workdir()
     settings = yaml.safe_load(config.read_text())
     classification = workdir / "classification.yaml"
-    settings = {k: v for k, v in settings.items() if k not in FAMILIES}
+    settings = {k: v for k, v in settings.items() if k not in family_sections()}
     if tasks:
         settings["tasks"] = {name: settings["tasks"][name] for name in tasks}
     classification.write_text(yaml.safe_dump(settings))

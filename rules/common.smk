@@ -8,6 +8,7 @@ from snakemake.exceptions import WorkflowError
 
 from exprbench import config as exprbench_config
 from exprbench.devices import gpus_per_fit, local_gpu_count
+from exprbench.family import section_families
 from exprbench.sources import SOURCES
 from exprbench.run_lock import claim_run
 from exprbench.summary import failed_tasks_report
@@ -182,3 +183,44 @@ def all_metric_files():
 
 def figures_folder(wildcards, output):
     return os.path.dirname(output[0])
+
+
+# Shared by every family's rules (family.py): the conda env, the files each family
+# registers for `rule all` and the end-of-run messages, and what makes a heavy job
+# robust: retries with attempt-scaled resources, a log, a benchmark and a failure row.
+CONDA_ENV = os.path.join(workflow.basedir, "envs", "exprbench.yaml")
+FAMILY_OUTPUTS = {}  # family name -> {"summary": path, "targets": [paths]}
+FAMILY_RETRIES = CFG["fit_retries"]
+JOB_ATTEMPTS = FAMILY_RETRIES + 1
+
+
+def heavy_resources(mem_mb, runtime, gpu=0):
+    """Resources of a heavy job: memory and runtime (numbers, or functions of the
+    wildcards) grow with the attempt, so a job killed for either gets more next time."""
+
+    def scaled(value):
+        def by_attempt(wildcards, attempt):
+            return int((value(wildcards) if callable(value) else value) * attempt)
+
+        return by_attempt
+
+    extra = {"cpus_per_gpu": CFG["threads_per_job"]} if gpu else {}
+    return {"mem_mb": scaled(mem_mb), "runtime": scaled(runtime), "gpu": gpu, "job_attempt": attempt_number, **extra}
+
+
+def job_keys(wildcards):
+    """A heavy job's key columns (its wildcards) as JSON, for its failure row."""
+    return json.dumps(dict(wildcards.items()), sort_keys=True)
+
+
+def guarded(command, family):
+    """``command`` with its stderr in the rule's log; if it fails, record-job-failure
+    exits 1 before the last attempt (Snakemake retries) and on the last attempt
+    writes a failed row in place of the outputs, so the rest of the run completes.
+    The rule needs ``params: job_keys=job_keys`` and ``resources: **heavy_resources(...)``."""
+    return (f"{command} 2> {{log}} || exprbench record-job-failure --family {family} --keys {{params.job_keys:q}} "
+            f"--attempt {{resources.job_attempt}} --attempts {JOB_ATTEMPTS} --log {{log}} {{output}}")
+
+
+def family_benchmark(family, pattern):
+    return f"{RESULTS_DIR}/benchmarks/{family}/{pattern}.tsv"

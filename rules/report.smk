@@ -32,3 +32,6 @@ rule figures:
         "../envs/exprbench.yaml"
     shell:
         "exprbench figures --summary {input} --out-dir {params.out_dir} 2> {log}"
+
+
+FAMILY_OUTPUTS["classification"] = {"summary": SUMMARY, "targets": [SUMMARY, *FIGURES] if CFG["tasks"] else []}

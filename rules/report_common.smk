@@ -2,12 +2,8 @@
 # report (`make report`, i.e. snakemake --report); used by the rules of each family.
 
 # Report categories, one per family; captions are report/<family>/<name>.rst.
-REPORT_CATEGORIES = {
-    "classification": "Classification",
-    "ssl": "Self-supervised learning",
-    "inference": "Gene inference",
-    "compressed_sensing": "Compressed sensing",
-}
+REPORT_CATEGORIES = {"classification": "Classification"}
+REPORT_CATEGORIES.update({fam.name: fam.title[0].upper() + fam.title[1:] for fam in section_families()})
 
 
 def in_report(path, family, subcategory, caption=None):
@@ -16,7 +12,7 @@ def in_report(path, family, subcategory, caption=None):
     if path.endswith(".svg"):
         return path
     name = caption or os.path.splitext(os.path.basename(path))[0]
-    return report(path, caption=f"../report/{family}/{name}.rst", category=REPORT_CATEGORIES[family],
+    return report(path, caption=os.path.join(workflow.basedir, "report", family, f"{name}.rst"), category=REPORT_CATEGORIES[family],
                   subcategory=subcategory)
 
 

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import sys
 import zlib
 from pathlib import Path
 
-
-# Each benchmark family adds its own subcommands (``add_commands(subparsers)``).
-FAMILY_COMMANDS = ("exprbench.ssl.cli", "exprbench.inference.cli", "exprbench.compressed_sensing.cli")
+from .family import section_families
 
 
 def _source(spec: dict, required_labels=()):
@@ -173,6 +170,19 @@ def _record_failure(args) -> int:
     return 0
 
 
+def _record_job_failure(args) -> int:
+    from .results import last_error, write_failure
+
+    error = last_error(args.log)
+    if args.attempt < args.attempts:
+        print(f"{args.family} job failed on attempt {args.attempt} of {args.attempts}: {error}", file=sys.stderr)
+        return 1
+    write_failure(args.outputs, json.loads(args.keys), error)
+    print(f"{args.family} job {args.keys} failed on its last attempt ({args.attempt}); recorded as failed: {error}",
+          file=sys.stderr)
+    return 0
+
+
 def _summarize(args) -> None:
     from .summary import tasks_where_every_fit_failed, write_summary
 
@@ -200,7 +210,7 @@ def _check_config(args) -> None:
     fits, groups = config_module.fit_jobs(config), config_module.fit_groups(config)
     parts = [f"{len(config['tasks'])} tasks, {len(fits)} fits in {len(groups)} fit jobs "
              f"(fit_grain: {config['fit_grain']})"] if config["tasks"] else []
-    for name in config_module.FAMILIES:
+    for name in config_module.family_sections():
         if name in config:
             parts.append(f"{name}: {len(config_module.family(name).jobs(config[name]))} jobs")
     print(f"{args.config}: valid; {'; '.join(parts)}")
@@ -328,6 +338,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--predictions", required=True, nargs="+", type=Path)
     p.set_defaults(func=_record_failure)
 
+    p = commands.add_parser("record-job-failure", help="after a family's job failed: exit 1 to retry it, or, on "
+                            "its last attempt, write a failed row in place of its outputs")
+    p.add_argument("--family", required=True)
+    p.add_argument("--keys", required=True, help="the job's key columns as JSON (its wildcards)")
+    p.add_argument("--attempt", required=True, type=int)
+    p.add_argument("--attempts", required=True, type=int)
+    p.add_argument("--log", required=True, type=Path)
+    p.add_argument("outputs", nargs="+", type=Path)
+    p.set_defaults(func=_record_job_failure)
+
     p = commands.add_parser("summarize", help="collect job metrics into one table")
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("metrics", nargs="+", type=Path)
@@ -345,14 +365,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--h5ad", required=True, type=Path, help="AnnData file to write (X samples x genes, obs, var, uns)")
     p.set_defaults(func=_export)
 
-    for family in FAMILY_COMMANDS:
-        importlib.import_module(family).add_commands(commands)
+    # Each benchmark family adds its own subcommands (family.py).
+    for family in section_families():
+        family.cli().add_commands(commands)
     return parser
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if os.environ.get("EXPRBENCH_FAIL_COMMAND") == args.command:
+            # Exercises the failure path of a workflow step (tests, or a dry run of a recovery).
+            raise RuntimeError(f"{args.command} failed on purpose (EXPRBENCH_FAIL_COMMAND)")
         status = args.func(args)
     # EOFError, zlib: damaged gzip input; FloatingPointError: a loss that never became finite
     except (ValueError, OSError, KeyError, EOFError, zlib.error, FloatingPointError) as err:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import copy
 import difflib
 import functools
-import importlib
 from importlib import resources
 from pathlib import Path
 
 import yaml
 
+from .family import family as family_named
+from .family import section_families
 from .models import MODELS
 from .sources import SOURCES
 from .tracking import BACKEND_SPEC_KEYS
@@ -51,11 +52,21 @@ class ConfigError(ValueError):
 
 @functools.lru_cache(maxsize=None)
 def _parsed_schema(name: str) -> dict:
-    return yaml.safe_load(resources.files("exprbench").joinpath("schema", name).read_text())
+    if "/" in name:  # a family's own schema: "exprbench.<family>/schema.yaml"
+        package, file_name = name.split("/", 1)
+        return yaml.safe_load(resources.files(package).joinpath(file_name).read_text())
+    schema = yaml.safe_load(resources.files("exprbench").joinpath("schema", name).read_text())
+    if name == "config.schema.yaml":
+        # Each family's section is checked by its own schema, in its own resolve().
+        for fam in section_families():
+            schema["properties"][fam.name] = {"type": "object", "description": f"{fam.title}; keys in "
+                                              f"src/exprbench/{fam.name}/schema.yaml"}
+    return schema
 
 
 def load_schema(name: str) -> dict:
-    """A schema file of ``exprbench/schema``, parsed once per process; callers get a copy."""
+    """A schema file of ``exprbench/schema``, or a family's (``exprbench.<family>/schema.yaml``),
+    parsed once per process; callers get a copy."""
     return copy.deepcopy(_parsed_schema(name))
 
 
@@ -241,17 +252,14 @@ def _check_task(name: str, task: dict, config: dict, file) -> None:
             raise ConfigError(file, f"{key}.models", f"unknown model {model!r}{did_you_mean(model, available)}", available)
 
 
-# Benchmark families beside the classification tasks: config section -> module
-# with resolve(section, config, file), labels_used(resolved) and jobs(resolved).
-FAMILIES = {
-    "ssl": "exprbench.ssl.settings",
-    "inference": "exprbench.inference.settings",
-    "compressed_sensing": "exprbench.compressed_sensing.settings",
-}
+def family_sections() -> list[str]:
+    """Config sections of the families beside the classification tasks (see family.py)."""
+    return [fam.name for fam in section_families()]
 
 
 def family(name: str):
-    return importlib.import_module(FAMILIES[name])
+    """The settings module of a family: resolve(section, config, file), labels_used, jobs."""
+    return family_named(name).settings()
 
 
 def resolve(config: dict, file="config") -> dict:
@@ -261,8 +269,9 @@ def resolve(config: dict, file="config") -> dict:
     if not isinstance(config, dict):
         raise ConfigError(file, "", "the config must be a mapping of keys to values")
     _validate(config, "config.schema.yaml", file)
-    if not any(key in config for key in ("tasks", *FAMILIES)):
-        raise ConfigError(file, "", "nothing to run: add tasks or a family section", ["tasks", *FAMILIES])
+    sections = family_sections()
+    if not any(key in config for key in ("tasks", *sections)):
+        raise ConfigError(file, "", "nothing to run: add tasks or a family section", ["tasks", *sections])
     config = _with_schema_defaults(config, file)
     config["datasets"] = {name: _with_definition(name, entry, file) for name, entry in config["datasets"].items()}
     for name, entry in config["datasets"].items():
@@ -278,7 +287,7 @@ def resolve(config: dict, file="config") -> dict:
     model_names = sorted({m for t in tasks.values() for m in t["models"]})
     config["tasks"] = tasks
     config["models"] = {m: load_model_spec(m, Path(config["model_dir"]), file) for m in model_names}
-    for name in FAMILIES:
+    for name in sections:
         if name in config:
             config[name] = family(name).resolve(config[name], config, file)
     return config
@@ -308,7 +317,7 @@ def fit_resources(config: dict, model: str, dataset_mb: float, attempt: int, n_f
 def labels_used(config: dict, dataset: str) -> list[str]:
     """Labels the tasks read from ``dataset``; its first job checks it can provide them."""
     labels = {t["label"] for t in config["tasks"].values() if t["dataset"] == dataset}
-    for name in FAMILIES:
+    for name in family_sections():
         if name in config:
             labels |= set(family(name).labels_used(config[name]).get(dataset, ()))
     return sorted(labels)

@@ -29,7 +29,7 @@ from pathlib import Path
 from . import config as config_module
 from .sources import SOURCES
 
-FAMILY_NAMES = ("classification", *config_module.FAMILIES)
+FAMILY_NAMES = ("classification", *config_module.family_sections())
 MB = 1024 * 1024
 
 
@@ -289,7 +289,7 @@ def format_plan(rows: list[dict], startup: dict | None, gpu_name: str | None, co
         lines.append(f"classification CPU time {'also ' if known else ''}not estimated for: {', '.join(unknown)} "
                      "(not calibrated, or the dataset's size is known only once prepared: run its prepare_dataset "
                      "and task_manifest jobs first)")
-    others = [name for name in config_module.FAMILIES if any(r["family"] == name for r in rows)]
+    others = [name for name in config_module.family_sections() if any(r["family"] == name for r in rows)]
     if others:
         lines.append(f"{', '.join(others)} CPU/GPU time: not estimated (no calibration of their models)")
     gpu_known = [r for r in classification if r["gpu_hours"] is not None]

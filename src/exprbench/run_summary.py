@@ -13,6 +13,7 @@ and repeats. Which score ranks the models, per family:
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 
@@ -21,17 +22,17 @@ import pandas as pd
 COLUMNS = ["family", "task", "best", "score", "runner_up"]
 
 
-def _ok(summary: pd.DataFrame) -> pd.DataFrame:
+def ok_rows(summary: pd.DataFrame) -> pd.DataFrame:
     return summary[summary["status"] == "ok"] if "status" in summary else summary
 
 
-def _ranked(rows: pd.DataFrame, by: list[str], metric: str, lower_is_better: bool = False) -> pd.Series:
+def ranked(rows: pd.DataFrame, by: list[str], metric: str, lower_is_better: bool = False) -> pd.Series:
     """Mean ``metric`` per ``by`` group, best first; groups without a value are left out."""
     means = rows.groupby(by, dropna=False)[metric].mean().dropna()
     return means.sort_values(ascending=lower_is_better, kind="stable")
 
 
-def _entry(family: str, task: str, ranked: pd.Series, label: str, extra: str = "") -> dict:
+def entry(family: str, task: str, ranked: pd.Series, label: str, extra: str = "") -> dict:
     def name(key):
         return " ".join(map(str, key)) if isinstance(key, tuple) else str(key)
 
@@ -42,51 +43,22 @@ def _entry(family: str, task: str, ranked: pd.Series, label: str, extra: str = "
 
 def classification_best(summary: pd.DataFrame) -> list[dict]:
     rows = []
-    for task, table in _ok(summary).groupby("task", sort=False):
+    for task, table in ok_rows(summary).groupby("task", sort=False):
         full = table[table["train_fraction"] == table["train_fraction"].max()]
-        plain = _ranked(full[full["signal_removal"] == "none"], ["model"], "balanced_accuracy")
+        plain = ranked(full[full["signal_removal"] == "none"], ["model"], "balanced_accuracy")
         if plain.empty:
             continue
-        limma = _ranked(full[full["signal_removal"] == "limma"], ["model"], "balanced_accuracy")
+        limma = ranked(full[full["signal_removal"] == "limma"], ["model"], "balanced_accuracy")
         extra = f"after limma: {limma.index[0]} {limma.iloc[0]:.3f}" if len(limma) else ""
-        rows.append(_entry("classification", task, plain, "balanced accuracy", extra))
+        rows.append(entry("classification", task, plain, "balanced accuracy", extra))
     return rows
 
 
-def ssl_best(summary: pd.DataFrame) -> list[dict]:
-    rows = []
-    for experiment, table in summary.groupby("experiment", sort=False):
-        ranked = _ranked(table, ["method", "mode"], "accuracy")
-        if len(ranked):
-            rows.append(_entry("ssl", experiment, ranked, "mean accuracy over p"))
-    return rows
-
-
-def inference_best(summary: pd.DataFrame) -> list[dict]:
-    rows = []
-    for task, table in _ok(summary).groupby("task", sort=False):
-        ranked = _ranked(table, ["model"], "mae", lower_is_better=True)
-        if len(ranked):
-            rows.append(_entry("inference", task, ranked, "MAE"))
-    return rows
-
-
-def compressed_sensing_best(summary: pd.DataFrame) -> list[dict]:
-    rows = []
-    for experiment, table in summary.groupby("experiment", sort=False):
-        most = table["measurements"].max()
-        ranked = _ranked(table[table["measurements"] == most], ["method"], "gene_pearson")
-        if len(ranked):
-            rows.append(_entry("compressed_sensing", experiment, ranked, f"gene Pearson at {most} measurements"))
-    return rows
-
-
-BEST_BY_FAMILY = {
-    "classification": classification_best,
-    "ssl": ssl_best,
-    "inference": inference_best,
-    "compressed_sensing": compressed_sensing_best,
-}
+def family_best_models(family: str):
+    """A family's ``best_models(summary) -> rows``: ``<family>/summary.py`` of its package."""
+    if family == "classification":
+        return classification_best
+    return importlib.import_module(f"exprbench.{family}.summary").best_models
 
 
 def best_models(summaries: dict[str, str | os.PathLike]) -> pd.DataFrame:
@@ -98,7 +70,7 @@ def best_models(summaries: dict[str, str | os.PathLike]) -> pd.DataFrame:
             continue
         summary = pd.read_csv(path, sep="\t")
         if not summary.empty:
-            rows += BEST_BY_FAMILY[family](summary)
+            rows += family_best_models(family)(summary)
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

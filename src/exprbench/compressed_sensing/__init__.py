@@ -6,3 +6,7 @@ modules (``dictionary_``, the reference's U), codes are samples x modules, so
 X ~ codes @ dictionary_.T. A measurement matrix A is measurements x genes and
 observations are Y = (X + N) @ A.T (samples x measurements).
 """
+
+from ..family import Family
+
+FAMILY = Family(name="compressed_sensing", title="compressed sensing", order=40)

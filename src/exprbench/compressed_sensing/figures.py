@@ -15,6 +15,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..figures import save_figure
+from ..results import ok_only
 
 # (column, axis label, panel title)
 FIGURES = {
@@ -70,7 +71,7 @@ def _draw(table: pd.DataFrame, panels, title: str) -> Figure:
 
 
 def make_figures(summary_path, figures_dir, experiment: str) -> list[Path]:
-    table = pd.read_csv(summary_path, sep="\t")
+    table = ok_only(pd.read_csv(summary_path, sep="\t"))
     table = table[table["experiment"] == experiment]
     if table.empty:
         raise ValueError(f"{summary_path}: no rows for experiment {experiment!r}")

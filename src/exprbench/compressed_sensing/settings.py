@@ -6,7 +6,7 @@ import copy
 
 from ..config import ConfigError, check_dataset, merge, schema_defaults, validate_section
 
-SCHEMA = "compressed_sensing.schema.yaml"
+SCHEMA = "exprbench.compressed_sensing/schema.yaml"
 SECTION_DEFAULTS = {"device": "auto", "threads": 1, "resources": {"mem_mb": 4000, "runtime": 120}}
 # Parameters the job sets itself from the experiment, not from method_params.
 JOB_OWNED_PARAMS = ("sparsity", "random_state", "device")

@@ -18,13 +18,14 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from ..figures import message_figure, save_figure
+from ..results import ok_only
 from .summary import attribution, per_gene
 
 PALETTE = matplotlib.colormaps["tab10"].colors
 
 
 def make_figures(summary_path, out_dir) -> list[Path]:
-    summary = pd.read_csv(summary_path, sep="\t")
+    summary = ok_only(pd.read_csv(summary_path, sep="\t"))
     out_dir = Path(out_dir)
     written = []
     written += save_figure(plot_scores(summary), out_dir / "scores")

@@ -1,6 +1,6 @@
 """The ``inference:`` config section: landmark -> target inference tasks.
 
-Keys and defaults are in ``exprbench/schema/inference.schema.yaml``; docs/inference.md
+Keys and defaults are in ``exprbench/inference/schema.yaml``; docs/inference.md
 explains them. Each task names a dataset, how landmarks and targets are chosen,
 the split, the models (YAML files in ``model_dir``) and the seeds; one job runs
 per (task, model, seed).
@@ -17,7 +17,7 @@ from ..config import (ConfigError, check_dataset, did_you_mean, load_schema, mer
                       validate_section)
 from .models import INFERENCE_MODELS
 
-SCHEMA = "inference.schema.yaml"
+SCHEMA = "exprbench.inference/schema.yaml"
 TASK_DEFAULTS = {
     "landmarks": {"from": "provenance"},
     "targets": {"count": None, "select": "variance"},

@@ -12,20 +12,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import run_summary
 from ..atomic import write_table
+from ..results import collect
 
 KEY = ["task", "model", "seed"]
 
 
 def write_summary(metrics_files, out_path) -> pd.DataFrame:
-    frames = []
-    for path in metrics_files:
-        frame = pd.read_csv(path, sep="\t")
-        frame["run_dir"] = str(Path(path).parent)
-        frames.append(frame)
-    if not frames:
-        raise ValueError("no inference metrics files to summarise")
-    table = pd.concat(frames, ignore_index=True).sort_values(KEY, kind="stable").reset_index(drop=True)
+    table = collect(metrics_files, KEY, folder_column="run_dir")
+    table = table.sort_values(KEY, kind="stable").reset_index(drop=True)
     write_table(out_path, table)
     return table
 
@@ -39,3 +35,13 @@ def per_gene(run_dir) -> dict[str, np.ndarray]:
 def attribution(run_dir) -> dict[str, np.ndarray]:
     with np.load(Path(run_dir) / "attribution.npz") as data:
         return {k: data[k] for k in data.files}
+
+
+def best_models(summary: pd.DataFrame) -> list[dict]:
+    """Its best model or method per task or experiment, for the table a run ends with."""
+    rows = []
+    for task, table in run_summary.ok_rows(summary).groupby("task", sort=False):
+        ranked = run_summary.ranked(table, ["model"], "mae", lower_is_better=True)
+        if len(ranked):
+            rows.append(run_summary.entry("inference", task, ranked, "MAE"))
+    return rows

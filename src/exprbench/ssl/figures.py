@@ -25,6 +25,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..figures import save_figure
+from ..results import ok_only
 from .settings import BASELINE
 
 _MODE_ORDER = ("unfrozen", "frozen")
@@ -172,7 +173,7 @@ def plot_accuracy_vs_pretrain_size(summary: pd.DataFrame, section: dict, stem: P
 def make_figures(section: dict, results_dir, figures_dir) -> list[Path]:
     """Draw the figures listed in ``section['figures']['make']``; return the files written."""
     results_dir, figures_dir = Path(results_dir), Path(figures_dir)
-    summary = pd.read_csv(results_dir / "summary.tsv", sep="\t")
+    summary = ok_only(pd.read_csv(results_dir / "summary.tsv", sep="\t"))
     written = []
     for name in section["figures"]["make"]:
         stem = figures_dir / name

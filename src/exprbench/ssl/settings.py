@@ -1,6 +1,6 @@
 """The ``ssl:`` config section: validation, defaults and the job grid.
 
-Keys and defaults are in ``exprbench/schema/ssl.schema.yaml``; docs/ssl.md explains
+Keys and defaults are in ``exprbench/ssl/schema.yaml``; docs/ssl.md explains
 where each default comes from. ``resolve`` returns a JSON-serialisable section
 with every experiment fully specified, the figures that will be drawn and those
 skipped (with the reason).
@@ -14,7 +14,7 @@ from ..config import ConfigError, check_dataset, load_schema, merge, validate_se
 from ..sources import SOURCES
 from .metrics import points_inside
 
-SCHEMA = "ssl.schema.yaml"
+SCHEMA = "exprbench.ssl/schema.yaml"
 BASELINE = "baseline"
 NO_PRETRAINING = "none"
 # Set by the job for every method; a config may not set them in method_params.

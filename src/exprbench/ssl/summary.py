@@ -19,7 +19,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import run_summary
 from ..atomic import write_table
+from ..results import failed_jobs_report, ok_only, with_status
 from .metrics import aupc, points_inside
 from .settings import BASELINE
 
@@ -82,15 +84,29 @@ def capped_fits_report(summary: pd.DataFrame) -> str:
 
 def write_summary(section: dict, score_paths, spectrum_paths, out_dir) -> list[Path]:
     out_dir = Path(out_dir)
-    summary = read_tables(score_paths)
+    # Failed jobs keep their row in the summary; every number comes from the others.
+    summary = with_status(read_tables(score_paths))
     summary = summary.sort_values([*MODEL_KEYS, "proportion", "repeat"], kind="stable").reset_index(drop=True)
-    gains = gains_table(summary, section["experiments"])
-    spectra = read_tables(spectrum_paths)
+    for line in failed_jobs_report(summary, "ssl"):
+        print(line, file=sys.stderr)
+    ok = ok_only(summary)
+    gains = gains_table(ok, section["experiments"])
+    spectra = ok_only(with_status(read_tables(spectrum_paths)))
     paths = [out_dir / "summary.tsv", out_dir / "gains.tsv", out_dir / "spectra.tsv"]
     for path, table in zip(paths, (summary, gains, spectra)):
         write_table(path, table)
-    print(capped_fits_report(summary), file=sys.stderr)
+    print(capped_fits_report(ok), file=sys.stderr)
     nan_gains = gains["gain"].isna().sum() if len(gains) else 0
     if nan_gains:
         print(f"{nan_gains} gains are NaN: fewer than two proportions inside the AUPC interval", file=sys.stderr)
     return paths
+
+
+def best_models(summary: pd.DataFrame) -> list[dict]:
+    """Its best model or method per task or experiment, for the table a run ends with."""
+    rows = []
+    for experiment, table in summary.groupby("experiment", sort=False):
+        ranked = run_summary.ranked(table, ["method", "mode"], "accuracy")
+        if len(ranked):
+            rows.append(run_summary.entry("ssl", experiment, ranked, "mean accuracy over p"))
+    return rows

@@ -28,23 +28,32 @@ if CS:
         params:
             experiment=lambda w: json.dumps(CS["experiments"][w.experiment], sort_keys=True),
             device=CS["device"],
+            job_keys=job_keys,
         wildcard_constraints:
             experiment="[^/]+",
             method="[^/]+",
             seed=r"\d+",
         threads: CS["threads"]
+        retries: FAMILY_RETRIES
         resources:
-            mem_mb=CS["resources"]["mem_mb"],
-            runtime=CS["resources"]["runtime"],
-            gpu=gpus_per_fit(CFG["gpus_per_fit"], CS["device"], LOCAL_GPUS),
+            **heavy_resources(
+                CS["resources"]["mem_mb"],
+                CS["resources"]["runtime"],
+                gpus_per_fit(CFG["gpus_per_fit"], CS["device"], LOCAL_GPUS),
+            ),
         log:
             "logs/compressed_sensing/{experiment}/{method}/seed{seed}.log",
+        benchmark:
+            family_benchmark("compressed_sensing", "{experiment}/{method}/seed{seed}")
         conda:
-            "../envs/exprbench.yaml"
+            CONDA_ENV
         shell:
-            "exprbench cs-fit --experiment {params.experiment:q} --method {wildcards.method} "
-            "--seed {wildcards.seed} --dataset-file {input.data} --device {params.device} --threads {threads} "
-            "--metrics {output.metrics} --record {output.record} 2> {log}"
+            guarded(
+                "exprbench cs-fit --experiment {params.experiment:q} --method {wildcards.method} "
+                "--seed {wildcards.seed} --dataset-file {input.data} --device {params.device} --threads {threads} "
+                "--metrics {output.metrics} --record {output.record}",
+                "compressed_sensing",
+            )
 
     rule compressed_sensing_summarize:
         localrule: True
@@ -55,7 +64,7 @@ if CS:
         log:
             "logs/compressed_sensing/summarize.log",
         conda:
-            "../envs/exprbench.yaml"
+            CONDA_ENV
         shell:
             "exprbench cs-summarize --out {output} {input} 2> {log}"
 
@@ -76,7 +85,10 @@ if CS:
         log:
             "logs/compressed_sensing/figures_{experiment}.log",
         conda:
-            "../envs/exprbench.yaml"
+            CONDA_ENV
         shell:
             "exprbench cs-figures --summary {input} --experiment {wildcards.experiment} "
             "--out-dir {params.out_dir} 2> {log}"
+
+
+FAMILY_OUTPUTS["compressed_sensing"] = {"summary": CS_SUMMARY, "targets": COMPRESSED_SENSING_TARGETS}

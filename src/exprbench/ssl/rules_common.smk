@@ -1,4 +1,4 @@
-# Paths, job lists and input functions of the ssl rules (rules/ssl.smk).
+# Paths, job lists and input functions of the ssl rules (rules.smk).
 SSL_RESULTS = f"{RESULTS_DIR}/ssl"
 SSL_PRETRAIN_DIR = (
     f"{SSL_RESULTS}/{{experiment}}/pretrain/{{method}}/{{architecture}}/{{pretrain}}/seed{{seed}}"
@@ -18,6 +18,7 @@ if "ssl" in CFG:
     ]
     SSL_TARGETS = SSL_TABLES + SSL_FIGURES
     SSL_GPUS = gpus_per_fit(CFG["gpus_per_fit"], SSL["device"], LOCAL_GPUS)
+    SSL_RESOURCES = SSL["resources"]
 else:
     SSL = {}
     SSL_PRETRAIN_JOBS = []
@@ -25,6 +26,7 @@ else:
     SSL_FIGURES = []
     SSL_TARGETS = []
     SSL_GPUS = 0
+    SSL_RESOURCES = {}
 
 
 def ssl_experiment(wildcards):
@@ -54,11 +56,6 @@ def ssl_predictions_option(wildcards):
     return "--save-predictions" if SSL["experiments"][wildcards.experiment]["finetune"]["save_predictions"] else ""
 
 
-def ssl_resource(step, key):
-    def value(wildcards, attempt):
-        return int(SSL["resources"][step][key] * attempt)
-
-    return value
 
 
 def ssl_section():

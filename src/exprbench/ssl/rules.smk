@@ -3,7 +3,7 @@
 # one fine-tuning job per pretrained encoder and mode, plus the baseline per architecture.
 
 
-include: "ssl_common.smk"
+include: "rules_common.smk"
 
 
 rule ssl_pretrain:
@@ -22,21 +22,26 @@ rule ssl_pretrain:
     params:
         experiment=ssl_experiment,
         device=SSL.get("device", "auto"),
+        job_keys=job_keys,
     threads: CFG["threads_per_job"]
+    retries: FAMILY_RETRIES
     resources:
-        mem_mb=ssl_resource("pretrain", "mem_mb"),
-        runtime=ssl_resource("pretrain", "runtime"),
-        gpu=SSL_GPUS,
+        **heavy_resources(SSL_RESOURCES["pretrain"]["mem_mb"], SSL_RESOURCES["pretrain"]["runtime"], SSL_GPUS),
     log:
         "logs/ssl/pretrain/{experiment}/{method}/{architecture}/{pretrain}/seed{seed}.log",
+    benchmark:
+        family_benchmark("ssl", "pretrain/{experiment}/{method}/{architecture}/{pretrain}/seed{seed}")
     conda:
-        "../envs/exprbench.yaml"
+        CONDA_ENV
     shell:
-        "exprbench ssl-pretrain --experiment {params.experiment:q} --method {wildcards.method} "
-        "--architecture {wildcards.architecture} --pretrain {wildcards.pretrain} --seed {wildcards.seed} "
-        "--pretrain-data {input.pretrain_data} --finetune-data {input.finetune_data} --device {params.device} "
-        "--threads {threads} --encoder {output.encoder} --history {output.history} "
-        "--spectrum {output.spectrum} 2> {log}"
+        guarded(
+            "exprbench ssl-pretrain --experiment {params.experiment:q} --method {wildcards.method} "
+            "--architecture {wildcards.architecture} --pretrain {wildcards.pretrain} --seed {wildcards.seed} "
+            "--pretrain-data {input.pretrain_data} --finetune-data {input.finetune_data} --device {params.device} "
+            "--threads {threads} --encoder {output.encoder} --history {output.history} "
+            "--spectrum {output.spectrum}",
+            "ssl",
+        )
 
 
 rule ssl_finetune:
@@ -58,21 +63,26 @@ rule ssl_finetune:
         device=SSL.get("device", "auto"),
         encoder=ssl_encoder_option,
         predictions=ssl_predictions_option,
+        job_keys=job_keys,
     threads: CFG["threads_per_job"]
+    retries: FAMILY_RETRIES
     resources:
-        mem_mb=ssl_resource("finetune", "mem_mb"),
-        runtime=ssl_resource("finetune", "runtime"),
-        gpu=SSL_GPUS,
+        **heavy_resources(SSL_RESOURCES["finetune"]["mem_mb"], SSL_RESOURCES["finetune"]["runtime"], SSL_GPUS),
     log:
         "logs/ssl/finetune/{experiment}/{method}/{mode}/{architecture}/{pretrain}/seed{seed}.log",
+    benchmark:
+        family_benchmark("ssl", "finetune/{experiment}/{method}/{mode}/{architecture}/{pretrain}/seed{seed}")
     conda:
-        "../envs/exprbench.yaml"
+        CONDA_ENV
     shell:
-        "exprbench ssl-finetune --experiment {params.experiment:q} --method {wildcards.method} "
-        "--mode {wildcards.mode} --architecture {wildcards.architecture} --pretrain {wildcards.pretrain} "
-        "--seed {wildcards.seed} --pretrain-data {input.pretrain_data} --finetune-data {input.finetune_data} "
-        "{params.encoder} --device {params.device} --threads {threads} {params.predictions} "
-        "--scores {output.scores} --predictions {output.predictions} 2> {log}"
+        guarded(
+            "exprbench ssl-finetune --experiment {params.experiment:q} --method {wildcards.method} "
+            "--mode {wildcards.mode} --architecture {wildcards.architecture} --pretrain {wildcards.pretrain} "
+            "--seed {wildcards.seed} --pretrain-data {input.pretrain_data} --finetune-data {input.finetune_data} "
+            "{params.encoder} --device {params.device} --threads {threads} {params.predictions} "
+            "--scores {output.scores} --predictions {output.predictions}",
+            "ssl",
+        )
 
 
 rule ssl_summarize:
@@ -88,7 +98,7 @@ rule ssl_summarize:
     log:
         "logs/ssl/summarize.log",
     conda:
-        "../envs/exprbench.yaml"
+        CONDA_ENV
     shell:
         "exprbench ssl-summarize --section {params.section:q} --scores {input.scores} "
         "--spectra {input.spectra} --out-dir {params.out_dir} 2> {log}"
@@ -107,7 +117,10 @@ rule ssl_figures:
     log:
         "logs/ssl/figures.log",
     conda:
-        "../envs/exprbench.yaml"
+        CONDA_ENV
     shell:
         "exprbench ssl-figures --section {params.section:q} --results-dir {params.results_dir} "
         "--out-dir {params.out_dir} 2> {log}"
+
+
+FAMILY_OUTPUTS["ssl"] = {"summary": SSL_TABLES[0], "targets": SSL_TARGETS}

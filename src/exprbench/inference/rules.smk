@@ -27,19 +27,28 @@ rule inference_fit:
         settings=inference_workflow.settings_json(INF),
         device=INF.get("device", "auto"),
         out_dir=lambda w, output: os.path.dirname(output.metrics),
+        job_keys=job_keys,
     threads: INF.get("threads", 1)
+    retries: FAMILY_RETRIES
     resources:
-        mem_mb=lambda w, attempt: inference_workflow.resource(INF, w.model, "mem_mb", attempt),
-        runtime=lambda w, attempt: inference_workflow.resource(INF, w.model, "runtime", attempt),
-        gpu=gpus_per_fit(CFG["gpus_per_fit"], INF.get("device", "auto"), LOCAL_GPUS),
+        **heavy_resources(
+            lambda w: inference_workflow.resource(INF, w.model, "mem_mb", 1),
+            lambda w: inference_workflow.resource(INF, w.model, "runtime", 1),
+            gpus_per_fit(CFG["gpus_per_fit"], INF.get("device", "auto"), LOCAL_GPUS),
+        ),
     log:
         "logs/inference/{task}/{model}/seed{seed}.log",
+    benchmark:
+        family_benchmark("inference", "{task}/{model}/seed{seed}")
     conda:
-        "../envs/exprbench.yaml"
+        CONDA_ENV
     shell:
-        "exprbench inference-fit --task {params.task:q} --model {params.model:q} --seed {wildcards.seed} "
-        "--stores {params.stores:q} --device {params.device} --threads {threads} "
-        "--settings {params.settings:q} --out-dir {params.out_dir} 2> {log}"
+        guarded(
+            "exprbench inference-fit --task {params.task:q} --model {params.model:q} --seed {wildcards.seed} "
+            "--stores {params.stores:q} --device {params.device} --threads {threads} "
+            "--settings {params.settings:q} --out-dir {params.out_dir}",
+            "inference",
+        )
 
 
 rule inference_summarize:
@@ -51,7 +60,7 @@ rule inference_summarize:
     log:
         "logs/inference/summarize.log",
     conda:
-        "../envs/exprbench.yaml"
+        CONDA_ENV
     shell:
         "exprbench inference-summarize --metrics {input} --out {output} 2> {log}"
 
@@ -67,6 +76,9 @@ rule inference_figures:
     log:
         "logs/inference/figures.log",
     conda:
-        "../envs/exprbench.yaml"
+        CONDA_ENV
     shell:
         "exprbench inference-figures --summary {input} --out-dir {params.out_dir} 2> {log}"
+
+
+FAMILY_OUTPUTS["inference"] = {"summary": f"{INFERENCE_RESULTS}/summary.tsv", "targets": INFERENCE_TARGETS}

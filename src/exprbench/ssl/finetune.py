@@ -19,7 +19,6 @@ Fixes of the reference code's bugs (methods.md A.6), all on purpose:
 
 from __future__ import annotations
 
-import copy
 import sys
 import time
 
@@ -28,7 +27,8 @@ import torch
 import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from ..seeding import derive_seed, seed_everything
+from ..seeding import derive_seed
+from ..training import Engine, Monitor, TensorBatches, seed_training
 from .encoder import encoder_shape, make_encoder
 from ..devices import resolve_device
 from .methods._base import check_matrix, encode
@@ -109,7 +109,7 @@ class FineTuner(ClassifierMixin, BaseEstimator):
         if encoder_state is not None:
             self._check_encoder_state(encoder_state, X.shape[1])
 
-        seed_everything(int(self.seed))
+        seed_training(int(self.seed))
         device = resolve_device(self.device)
         self.device_ = str(device)
         self.n_features_in_ = X.shape[1]
@@ -138,40 +138,36 @@ class FineTuner(ClassifierMixin, BaseEstimator):
         order_gen = torch.Generator().manual_seed(derive_seed(self.seed, "finetune", "order"))
         torch.manual_seed(derive_seed(self.seed, "finetune", "dropout"))
 
-        sign = 1.0 if self.monitor == "val_loss" else -1.0  # compare "lower is better"
-        best_score, best_state, since_best, stopped_early = np.inf, None, 0, False
-        self.history_, self.best_epoch_ = [], None
         started = time.perf_counter()
-        for epoch in range(int(self.max_epochs)):
-            epoch_start = time.perf_counter()
-            net.train()
-            train_loss = self._train_epoch(net, optimizer, inputs, labels, order_gen, skip_single=not frozen)
-            record = {"epoch": epoch, "train_loss": train_loss, "val_loss": None, "val_acc": None}
-            if has_val:
-                val_loss, val_acc = self._evaluate(net, val_inputs, val_labels)
-                record.update(val_loss=val_loss, val_acc=val_acc)
-                score = sign * (val_loss if self.monitor == "val_loss" else val_acc)
-                if score < best_score - float(self.min_delta):
-                    best_score, since_best, self.best_epoch_ = score, 0, epoch
-                    best_state = copy.deepcopy(model.state_dict())
-                else:
-                    since_best += 1
-            record["seconds"] = time.perf_counter() - epoch_start
-            self.history_.append(record)
+
+        def say(record):
             if self.verbose:
-                print(f"[finetune {self.mode}] epoch {epoch + 1} train_loss {train_loss:.4f} val_loss "
-                      f"{record['val_loss']} val_acc {record['val_acc']} ({time.perf_counter() - started:.0f} s)",
-                      file=sys.stderr, flush=True)
-            if has_val and since_best >= int(self.patience):
-                stopped_early = True
-                break
-        if self.best_epoch_ is None:
-            self.best_epoch_ = len(self.history_) - 1
-        elif self.restore_best:
-            model.load_state_dict(best_state)
+                print(f"[finetune {self.mode}] epoch {record['epoch'] + 1} train_loss {record['train_loss']:.4f} "
+                      f"val_loss {record['val_loss']} val_acc {record['val_acc']} "
+                      f"({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
+
+        def evaluate(epoch):
+            if not has_val:
+                return {"val_loss": None, "val_acc": None}
+            val_loss, val_acc = self._evaluate(net, val_inputs, val_labels)
+            return {"val_loss": val_loss, "val_acc": val_acc}
+
+        # The training loss is summed in float32, as fine-tuning always reported it.
+        engine = Engine(device, max_epochs=int(self.max_epochs), patience=int(self.patience),
+                        restore_best=bool(self.restore_best), loss_dtype=torch.float32, on_epoch=say,
+                        time_epochs=True)
+        best = Monitor(self.monitor, model, mode="min" if self.monitor == "val_loss" else "max",
+                       min_delta=float(self.min_delta))
+        # Frozen: the head alone (no BatchNorm) trains on a final batch of one sample too.
+        batches = TensorBatches(inputs, labels, batch_size=int(self.batch_size), generator=order_gen,
+                                min_rows=1 if frozen else 2)
+        result = engine.fit(net, batches, lambda batch: F.cross_entropy(net(batch[0]), batch[1]),  # the only softmax
+                            optimizer, evaluate=evaluate, monitors=[best])
+        self.history_ = result.history
+        self.best_epoch_ = len(self.history_) - 1 if best.best_epoch is None else best.best_epoch
         self.epochs_ = len(self.history_)
         # Ran out of epochs before early stopping ended the fit (always so without validation samples).
-        self.hit_epoch_cap_ = not stopped_early
+        self.hit_epoch_cap_ = not result.stopped_early
         self.model_ = model.eval()
         self.fit_seconds_ = time.perf_counter() - started
         return self
@@ -182,21 +178,6 @@ class FineTuner(ClassifierMixin, BaseEstimator):
         encoder.eval()
         X_t = torch.as_tensor(X, device=device)
         return torch.cat([encoder(X_t[i : i + EVAL_BATCH]) for i in range(0, len(X_t), EVAL_BATCH)])
-
-    def _train_epoch(self, net, optimizer, inputs, labels, order_gen, skip_single: bool) -> float:
-        order = torch.randperm(len(labels), generator=order_gen).to(labels.device)
-        total, seen = torch.zeros((), device=labels.device), 0  # summed on the device: no sync per step
-        for start in range(0, len(order), int(self.batch_size)):
-            rows = order[start : start + int(self.batch_size)]
-            if skip_single and len(rows) < 2:  # BatchNorm cannot train on one sample
-                continue
-            optimizer.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(net(inputs[rows]), labels[rows])  # logits in; the only softmax
-            loss.backward()
-            optimizer.step()
-            total += loss.detach() * len(rows)
-            seen += len(rows)
-        return float(total) / max(seen, 1)
 
     @torch.no_grad()
     def _evaluate(self, net, inputs, labels) -> tuple[float, float]:

@@ -2,8 +2,9 @@
 
 A method supplies its networks (``_build``), its loss on one mini-batch
 (``_batch_loss``) and optionally an optimizer, a per-epoch hook and a per-step
-hook. The loop handles seeding, the device, batching, the validation loss, the
-choice of the kept encoder and progress messages.
+hook (BYOL's target update). ``exprbench.training.Engine`` runs the epochs; this
+base adds seeding, the device, the validation loss, the choice of the kept encoder
+and progress messages.
 
 Which encoder is kept (``keep``): ``"last_epoch"`` (default; the paper and the
 reference code) or ``"best_val_loss"``, the epoch with the lowest pretext loss on
@@ -13,7 +14,6 @@ against a moving (EMA) target, so epochs are not compared on equal terms.
 
 from __future__ import annotations
 
-import copy
 import sys
 import time
 from types import SimpleNamespace
@@ -23,8 +23,8 @@ import torch
 from sklearn.base import BaseEstimator
 
 from ...devices import resolve_device
-from ...progress import progress_bar
-from ...seeding import derive_seed, seed_everything
+from ...seeding import derive_seed
+from ...training import Engine, Monitor, TensorBatches, seed_training
 from ..encoder import make_encoder
 
 TRANSFORM_BATCH = 4096
@@ -115,7 +115,7 @@ class Pretrainer(BaseEstimator):
         if X.shape[0] < 2:
             raise ValueError(f"{self.name}: pretraining needs at least 2 samples, got {X.shape[0]}")
         X_val = None if X_val is None or len(X_val) == 0 else check_matrix(X_val, "X_val", X.shape[1])
-        seed_everything(int(self.seed))
+        seed_training(int(self.seed))
         device = resolve_device(self.device)
         self.device_ = str(device)
         self.n_features_in_ = X.shape[1]
@@ -130,50 +130,38 @@ class Pretrainer(BaseEstimator):
         corrupt_gen = torch.Generator(device=device).manual_seed(derive_seed(self.seed, self.name, "corruption"))
         torch.manual_seed(derive_seed(self.seed, self.name, "dropout"))
 
-        self.history_ = []
-        best_val, best_state, best_epoch = np.inf, None, None
-        started = last_report = time.perf_counter()
-        bar = progress_bar(int(self.epochs), f"{self.name} pretraining")
-        for epoch in range(int(self.epochs)):
-            epoch_start = time.perf_counter()
-            nets.train()
-            self._start_epoch(nets, ctx, X_t, epoch, corrupt_gen)
-            order = torch.randperm(len(X_t), generator=order_gen).to(device)
-            total, seen = torch.zeros((), device=device), 0  # summed on the device: no sync per step
-            for start in range(0, len(order), int(self.batch_size)):
-                rows = order[start : start + int(self.batch_size)]
-                if len(rows) < 2:  # BatchNorm cannot train on one sample
-                    continue
-                optimizer.zero_grad(set_to_none=True)
-                loss = self._batch_loss(nets, ctx, X_t[rows], rows, corrupt_gen)
-                loss.backward()
-                optimizer.step()
-                self._after_step(nets, ctx)
-                total += loss.detach() * len(rows)
-                seen += len(rows)
-            val_loss = None if X_val_t is None else self._validation_loss(nets, ctx, X_val_t)
-            record = {"epoch": epoch, "loss": float(total) / max(seen, 1), "val_loss": val_loss,
-                      "seconds": time.perf_counter() - epoch_start}
-            self.history_.append(record)
-            bar.update(epoch + 1, loss=record["loss"])
-            if self.keep == "best_val_loss" and val_loss is not None and val_loss < best_val:
-                best_val, best_epoch = val_loss, epoch
-                best_state = copy.deepcopy(nets["encoder"].state_dict())
-            now = time.perf_counter()
-            if now - last_report >= PROGRESS_SECONDS or epoch == int(self.epochs) - 1:
-                last_report = now
-                shown = "" if val_loss is None else f" val_loss {val_loss:.4f}"
-                self._say(f"epoch {epoch + 1}/{self.epochs} loss {record['loss']:.4f}{shown} ({now - started:.0f} s)")
+        started = time.perf_counter()
+        last_report = [started]
 
-        encoder = nets["encoder"]
-        if best_state is not None:
-            encoder.load_state_dict(best_state)
+        def report(record):
+            now = time.perf_counter()
+            if now - last_report[0] >= PROGRESS_SECONDS or record["epoch"] == int(self.epochs) - 1:
+                last_report[0] = now
+                val_loss = record["val_loss"]
+                shown = "" if val_loss is None else f" val_loss {val_loss:.4f}"
+                self._say(f"epoch {record['epoch'] + 1}/{self.epochs} loss {record['loss']:.4f}{shown} "
+                          f"({now - started:.0f} s)")
+
+        # The loss is summed in float32, as pretraining always reported it.
+        engine = Engine(device, max_epochs=int(self.epochs), loss_dtype=torch.float32,
+                        progress=f"{self.name} pretraining", on_epoch=report, loss_key="loss", time_epochs=True)
+        best = Monitor("val_loss", nets["encoder"]) if self.keep == "best_val_loss" else None
+        result = engine.fit(
+            nets, TensorBatches(X_t, batch_size=int(self.batch_size), generator=order_gen, with_rows=True),
+            lambda batch: self._batch_loss(nets, ctx, batch[0], batch[1], corrupt_gen), optimizer,
+            evaluate=lambda epoch: {"val_loss": None if X_val_t is None else self._validation_loss(nets, ctx, X_val_t)},
+            monitors=[best] if best is not None else [],
+            start_epoch=lambda epoch: self._start_epoch(nets, ctx, X_t, epoch, corrupt_gen),
+            after_step=lambda: self._after_step(nets, ctx))
+        self.history_ = result.history
+
         # The last epoch's encoder unless keep="best_val_loss" and there was a validation matrix.
-        self.kept_epoch_ = best_epoch if best_state is not None else len(self.history_) - 1
-        self.kept_by_ = "best_val_loss" if best_state is not None else "last_epoch"
+        kept_best = best is not None and best.best_epoch is not None
+        self.kept_epoch_ = best.best_epoch if kept_best else len(self.history_) - 1
+        self.kept_by_ = "best_val_loss" if kept_best else "last_epoch"
         for record in self.history_:
             record["kept"] = record["epoch"] == self.kept_epoch_
-        self.encoder_ = encoder.cpu().eval()
+        self.encoder_ = nets["encoder"].cpu().eval()
         self.fit_seconds_ = time.perf_counter() - started
         return self
 

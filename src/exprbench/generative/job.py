@@ -41,14 +41,16 @@ def _log(experiment, generator, seed, message) -> None:
 
 
 def run_job(dataset_file, experiment: dict, generator: str, seed: int, device: str = "auto",
-            ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Metric rows (augmentation and fidelity) and the held-out predictions at the
-    largest training fraction (for ROC curves and confusion matrices)."""
+            ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Metric rows (augmentation and fidelity), the held-out predictions at the
+    largest training fraction (for ROC curves and confusion matrices) and, for fold
+    0 at that fraction, 2-D PCA coordinates of the real held-out samples (generator
+    ``none``) or of the generated ones, in the PCA of the fold's real training samples."""
     data = load_labelled(dataset_file, experiment)
     name = experiment["name"]
     folds = group_kfold(data.groups, experiment["split"]["folds"], make_rng(seed, name, "folds", ""))
     largest = max(experiment["train_fractions"])
-    rows, predictions = [], []
+    rows, predictions, points = [], [], []
     for fold in range(experiment["split"]["folds"]):
         train, test = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
         preprocessor = GenePreprocessor(top_genes=experiment["top_genes"], scaling="standard",
@@ -61,7 +63,7 @@ def run_job(dataset_file, experiment: dict, generator: str, seed: int, device: s
             context = {"experiment": name, "dataset": experiment["dataset"], "generator": generator, "seed": seed,
                        "fold": fold, "train_fraction": fraction, "n_train_real": len(subset), "n_test": len(test),
                        "n_genes": X_train.shape[1]}
-            new_rows, probabilities = _one_fraction(experiment, generator, seed, fold, fraction, data,
+            new_rows, probabilities, generated = _one_fraction(experiment, generator, seed, fold, fraction, data,
                                                     X_train[subset], y_train[subset], data.groups[train][subset],
                                                     X_test, y_test, halves, device)
             rows += [{**context, **row} for row in new_rows]
@@ -69,6 +71,8 @@ def run_job(dataset_file, experiment: dict, generator: str, seed: int, device: s
                 keys = {"experiment": name, "generator": generator, "seed": seed, "fold": fold,
                         "train_fraction": fraction}
                 predictions += [_predictions(keys, arm, p, data, test, y_test) for arm, p in probabilities.items()]
+                if fold == 0:
+                    points.append(_projection(keys, X_train, X_test, y_test, generated, data.classes))
             for row in new_rows:
                 if row["evaluation"] == "augmentation":
                     _log(experiment, generator, seed, f"fold {fold} fraction {fraction} ({len(subset)} real) "
@@ -82,7 +86,7 @@ def run_job(dataset_file, experiment: dict, generator: str, seed: int, device: s
                "classifier_seconds", "epochs"]
     table = table.reindex(columns=columns)
     table["status"], table["error"] = "ok", ""
-    return table, pd.concat(predictions, ignore_index=True)
+    return table, pd.concat(predictions, ignore_index=True), pd.concat(points, ignore_index=True)
 
 
 def _one_fraction(experiment, generator, seed, fold, fraction, data, X, y, groups, X_test, y_test, halves, device):
@@ -98,7 +102,7 @@ def _one_fraction(experiment, generator, seed, fold, fraction, data, X, y, group
         rows.append({"evaluation": "augmentation", "arm": "real", "n_synthetic": 0, **row})
         baseline = real_vs_real(X_test, y_test, halves, train_classes, fidelity_seed, k)
         rows.append({"evaluation": "fidelity", "arm": "real_vs_real", **_renamed(baseline)})
-        return rows, probabilities
+        return rows, probabilities, None
 
     model = build_generator(experiment, generator, derive_seed(seed, name, generator, fold, fraction), device)
     started = time.perf_counter()
@@ -118,7 +122,7 @@ def _one_fraction(experiment, generator, seed, fold, fraction, data, X, y, group
     labels_b, generated = generate_fidelity_candidates(model, y_test, halves[1], train_classes)
     metrics = _renamed(fidelity(X_test[first], y_test[first], generated, labels_b, fidelity_seed, k))
     rows.append({"evaluation": "fidelity", "arm": "generated", "generator_seconds": generator_seconds, **metrics})
-    return rows, probabilities
+    return rows, probabilities, (X_synthetic, labels)
 
 
 def _predictions(keys: dict, arm: str, probabilities, data, test, y_test) -> pd.DataFrame:
@@ -126,6 +130,16 @@ def _predictions(keys: dict, arm: str, probabilities, data, test, y_test) -> pd.
                           "predicted_label": data.classes[np.argmax(probabilities, axis=1)]})
     scores = pd.DataFrame(probabilities, columns=[f"p_{c}" for c in data.classes])
     return pd.concat([frame, scores], axis=1)
+
+
+def _projection(keys: dict, X_train, X_test, y_test, generated, classes) -> pd.DataFrame:
+    from sklearn.decomposition import PCA
+
+    pca = PCA(n_components=2, random_state=0).fit(X_train)
+    X, y, source = (X_test, y_test, "real") if generated is None else (*generated, "generated")
+    coordinates = pca.transform(X)
+    return pd.DataFrame({**{k: keys[k] for k in ("experiment", "generator", "seed", "fold")}, "source": source,
+                         "label": classes[y], "pc1": coordinates[:, 0], "pc2": coordinates[:, 1]})
 
 
 def _renamed(metrics: dict) -> dict:

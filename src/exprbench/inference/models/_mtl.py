@@ -62,12 +62,8 @@ class MtlDenseRegressor(DenseRegressorBase):
     def _penalty(self, x, y, prediction) -> torch.Tensor:
         raise NotImplementedError
 
-    def _train_step(self, x, y, epoch):
-        self.optimizer_.zero_grad(set_to_none=True)
-        loss = self._objective(x, y)
-        loss.backward()
-        self.optimizer_.step()
-        return float(loss.detach())
+    def _loss(self, x, y):
+        return self._objective(x, y)
 
     def task_weights(self) -> torch.Tensor:
         """Task-specific parameters as a (tasks x features) matrix."""

@@ -1,17 +1,18 @@
 """The training loop every neural inference model shares.
 
-Each epoch streams the training batches, lets the model take its optimiser
-step(s), runs the model's end-of-epoch hook (D-GEX's learning-rate decay), scores
-the validation split by MAE and keeps the parameters of the best epoch; a model
-made of independent networks (D-GEX's two halves) lists them in ``_heads`` and
-each keeps its own best epoch on its own targets' MAE. Models supply the network
-(``_build``), one training step (``_train_step``) and, when they carry more than
-a predictor (Deep-LSMTL's relation network), ``predictor``.
+The epochs run on ``exprbench.training.Engine``: each one streams the training
+batches, lets the model take its optimiser step(s), runs the model's end-of-epoch
+hook (D-GEX's learning-rate decay), scores the validation split by MAE and keeps
+the parameters of the best epoch; a model made of independent networks (D-GEX's
+two halves) lists them in ``_heads`` and each keeps its own best epoch on its own
+targets' MAE. Models supply the network (``_build``), the optimisers (``_setup``,
+``_optimizers``), the loss of a batch (``_loss``) or, when a batch takes more than
+one step (Deep-LSMTL's alternating schedule), ``_train_step``; and, when they carry
+more than a predictor (Deep-LSMTL's relation network), ``predictor``.
 """
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 
@@ -20,8 +21,7 @@ import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 
 from ...devices import resolve_device
-from ...progress import progress_bar
-from ...seeding import seed_everything
+from ...training import Engine, Monitor, StreamedBatches, seed_training
 from ..batches import ArrayBatches, as_batches
 
 EVAL_BATCH = 4096
@@ -54,8 +54,20 @@ class TorchRegressor(RegressorMixin, BaseEstimator):
         """Create optimisers for ``self.network_``."""
         raise NotImplementedError
 
-    def _train_step(self, x: torch.Tensor, y: torch.Tensor, epoch: int) -> float:
+    def _optimizers(self):
+        """The optimiser(s) one training step updates."""
+        return self.optimizer_
+
+    def _loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    def _train_step(self, x: torch.Tensor, y: torch.Tensor, epoch: int, step=None) -> torch.Tensor:
+        """One batch: ``step(optimizers, compute_loss, ...)`` is the engine's optimisation
+        step (a plain one when not given, e.g. in benchmarks); returns the loss to report."""
+        return self._stepper(step)(self._optimizers(), lambda: self._loss(x, y))
+
+    def _stepper(self, step):
+        return step if step is not None else Engine(self.device_, max_epochs=1).step
 
     def _end_epoch(self, epoch: int, source) -> dict:
         return {}
@@ -75,49 +87,42 @@ class TorchRegressor(RegressorMixin, BaseEstimator):
             raise ValueError(f"epochs must be at least 1, got {self.epochs}")
         source = as_batches(X, Y, self.batch_size, self.random_state)
         validation = as_source(validation)
-        seed_everything(self.random_state)
+        seed_training(self.random_state)
         self.device_ = resolve_device(self.device)
         self.n_outputs_ = source.n_outputs
         self.network_ = self._build(source.n_inputs, source.n_outputs).to(self.device_)
         self._setup()
         heads = self._heads()
-        best = [math.inf] * len(heads)
-        best_states, self.best_epochs_ = [None] * len(heads), [self.epochs - 1] * len(heads)
-        self.history_ = []
-        started = time.perf_counter()
-        bar = progress_bar(self.epochs, f"{type(self).__name__} training")
-        for epoch in range(self.epochs):
-            self.network_.train()
-            total, seen = 0.0, 0
-            for xb, yb in source.epoch(epoch):
-                if len(xb) < 2:  # batch norm cannot train on one sample
-                    continue
-                x = torch.from_numpy(xb).to(self.device_)
-                y = torch.from_numpy(yb).to(self.device_)
-                total += self._train_step(x, y, epoch) * len(xb)
-                seen += len(xb)
-            record = {"epoch": epoch, "train_loss": total / max(seen, 1), **self._end_epoch(epoch, source)}
+        # Each head keeps its own best epoch: heads share no parameters.
+        monitors = [Monitor("val_mae" if len(heads) == 1 else f"val_mae_head{i}", module)
+                    for i, (_, module) in enumerate(heads)]
+
+        def evaluate(epoch):
+            record = dict(self._end_epoch(epoch, source))
             if validation is not None:
                 column_mae = self.column_mae(validation)
                 record["val_mae"] = float(column_mae.mean())
-                for i, (columns, module) in enumerate(heads):
-                    head_mae = float(column_mae[columns].mean())
-                    if len(heads) > 1:
-                        record[f"val_mae_head{i}"] = head_mae
-                    # Each head keeps its own best epoch: heads share no parameters.
-                    if head_mae < best[i]:
-                        best[i] = head_mae
-                        best_states[i] = {k: v.detach().clone() for k, v in module.state_dict().items()}
-                        self.best_epochs_[i] = epoch
-            self.history_.append(record)
-            bar.update(epoch + 1, train_loss=record["train_loss"])
+                if len(heads) > 1:
+                    record.update({f"val_mae_head{i}": float(column_mae[columns].mean())
+                                   for i, (columns, _) in enumerate(heads)})
+            return record
+
+        started = time.perf_counter()
+
+        def say(record):
             if self.verbose:
                 shown = ", ".join(f"{k} {v:.4g}" for k, v in record.items() if k != "epoch")
-                print(f"{type(self).__name__} epoch {epoch + 1}/{self.epochs}: {shown} "
+                print(f"{type(self).__name__} epoch {record['epoch'] + 1}/{self.epochs}: {shown} "
                       f"({time.perf_counter() - started:.1f} s)", file=sys.stderr)
-        for (_, module), state in zip(heads, best_states):
-            if state is not None:
-                module.load_state_dict(state)
+
+        engine = Engine(self.device_, max_epochs=self.epochs, progress=f"{type(self).__name__} training",
+                        on_epoch=say)
+        result = engine.fit(self.network_, StreamedBatches(source, self.device_),
+                            train_batch=lambda batch, epoch: self._train_step(*batch, epoch, engine.step),
+                            evaluate=evaluate, monitors=monitors)
+        self.history_ = result.history
+        self.best_epochs_ = [self.epochs - 1 if monitor.best_epoch is None else monitor.best_epoch
+                             for monitor in monitors]
         # The last epoch whose parameters are kept; best_epochs_ has one per head.
         self.best_epoch_ = max(self.best_epochs_)
         self.network_.eval()

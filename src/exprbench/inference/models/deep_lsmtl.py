@@ -146,25 +146,28 @@ class DeepLsmtl(DenseRegressorBase):
                  "both": [(prediction, prediction), (y, y)]}[self.relation_target]
         return sum(relation_loss(relation(mask_tasks(seen, mask)), target, mask, kind) for seen, target in pairs)
 
-    def _train_step(self, x, y, epoch):
+    def _train_step(self, x, y, epoch, step=None):
+        # Alternating steps of two optimisers per batch: the engine's step is called once for each.
+        # Every step clears the gradients of both networks (a step of one leaves some on the other).
+        step = self._stepper(step)
         mask = task_mask(y.shape, float(self.mask_ratio), y.device)
         if self.schedule == "pretrain_relation" and epoch < int(self.relation_pretrain_epochs):
-            return self._step(self.relation_optimizer_,
-                              relation_loss(self.network_.relation(mask_tasks(y, mask)), y, mask, self.reg_loss))
+            return step(self.relation_optimizer_, lambda: relation_loss(
+                self.network_.relation(mask_tasks(y, mask)), y, mask, self.reg_loss), zero=self.network_)
         if self.schedule == "alternate":
-            with torch.no_grad():
-                fixed = self.network_.base(x)
-            self._step(self.relation_optimizer_, self.relation_term(fixed, y, mask))
+            def relation_alone():
+                with torch.no_grad():
+                    fixed = self.network_.base(x)
+                return self.relation_term(fixed, y, mask)
+
+            step(self.relation_optimizer_, relation_alone, zero=self.network_)
             optimizer = self.base_optimizer_
         else:
             optimizer = self.optimizer_
-        prediction = self.network_.base(x)
-        loss = regression_loss(prediction, y, self.reg_loss) + float(self.relation_weight) * \
-            self.relation_term(prediction, y, mask)
-        return self._step(optimizer, loss)
 
-    def _step(self, optimizer, loss) -> float:
-        self.network_.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        return float(loss.detach())
+        def full_loss():
+            prediction = self.network_.base(x)
+            return regression_loss(prediction, y, self.reg_loss) + float(self.relation_weight) * \
+                self.relation_term(prediction, y, mask)
+
+        return step(optimizer, full_loss, zero=self.network_)

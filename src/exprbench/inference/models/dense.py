@@ -53,9 +53,5 @@ class DenseRegressor(DenseRegressorBase):
     def _setup(self):
         self.optimizer_ = self._adam(self.network_.parameters())
 
-    def _train_step(self, x, y, epoch):
-        self.optimizer_.zero_grad(set_to_none=True)
-        loss = regression_loss(self.network_(x), y, self.reg_loss)
-        loss.backward()
-        self.optimizer_.step()
-        return float(loss.detach())
+    def _loss(self, x, y):
+        return regression_loss(self.network_(x), y, self.reg_loss)

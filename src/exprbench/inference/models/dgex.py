@@ -122,16 +122,12 @@ class Dgex(TorchRegressor):
             group["lr"] = lr * group["scale"]
         return torch.optim.SGD(groups, lr=lr, momentum=float(self.momentum))
 
-    def _train_step(self, x, y, epoch):
-        for optimizer in self.optimizers_:
-            optimizer.zero_grad(set_to_none=True)
+    def _optimizers(self):
         # The halves share no parameters, so one backward pass gives each its own gradients.
-        loss = sum(((network(x) - y[:, columns]) ** 2).sum(dim=1).mean()
-                   for columns, network in self._heads())
-        loss.backward()
-        for optimizer in self.optimizers_:
-            optimizer.step()
-        return float(loss.detach())
+        return self.optimizers_
+
+    def _loss(self, x, y):
+        return sum(((network(x) - y[:, columns]) ** 2).sum(dim=1).mean() for columns, network in self._heads())
 
     def _end_epoch(self, epoch, source):
         X, Y = source.subset(int(self.monitor_samples), "dgex-monitor")

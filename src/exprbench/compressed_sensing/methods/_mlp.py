@@ -50,6 +50,8 @@ def train_mlp(X: np.ndarray, Y: np.ndarray, hidden: list[int], lr: float, l2: fl
     """Network trained on scaled arrays (numpy in, torch module out)."""
     import torch
 
+    from ...training import Engine, TensorBatches
+
     torch.manual_seed(seed)
     net = build_mlp(X.shape[1], hidden, Y.shape[1]).to(device)
     Xt = torch.as_tensor(X, dtype=torch.float32, device=device)
@@ -58,18 +60,18 @@ def train_mlp(X: np.ndarray, Y: np.ndarray, hidden: list[int], lr: float, l2: fl
     weights = [p for name, p in net.named_parameters() if name.endswith("weight")]
     n_weights = sum(w.numel() for w in weights)
     n = X.shape[0]
-    batch = n if batch_size is None else min(int(batch_size), n)
-    shuffler = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
-        order = torch.randperm(n, generator=shuffler).to(device) if batch < n else None
-        for start in range(0, n, batch):
-            rows = order[start:start + batch] if order is not None else slice(None)
-            loss = torch.mean((net(Xt[rows]) - Yt[rows]) ** 2)
-            if l2:
-                loss = loss + l2 * sum(torch.sum(w * w) for w in weights) / n_weights
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+    # One batch of all rows is not shuffled; a final batch of one row is trained on (no BatchNorm).
+    batches = TensorBatches(Xt, Yt, batch_size=batch_size if batch_size is None else min(int(batch_size), n),
+                            generator=torch.Generator().manual_seed(seed), min_rows=1, shuffle_whole=False)
+
+    def loss(batch):
+        x, y = batch
+        value = torch.mean((net(x) - y) ** 2)
+        if l2:
+            value = value + l2 * sum(torch.sum(w * w) for w in weights) / n_weights
+        return value
+
+    Engine(device, max_epochs=epochs).fit(net, batches, loss, optimizer)
     return net
 
 

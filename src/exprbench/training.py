@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Sequence
 
 import torch
 
@@ -278,7 +278,7 @@ class Engine:
             network.train()
             if start_epoch is not None:
                 start_epoch(epoch)
-            train_loss = self.train_epoch(batches.epoch(epoch), lambda batch: train_batch(batch, epoch))
+            train_loss = self.train_epoch(batches.epoch(epoch), lambda batch, epoch=epoch: train_batch(batch, epoch))
             record = {"epoch": epoch, self.loss_key: train_loss, **(evaluate(epoch) if evaluate else {})}
             improved = [monitor.update(record, epoch) for monitor in monitors]
             if self.time_epochs:

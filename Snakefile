@@ -17,21 +17,20 @@ report: "report/workflow.rst"
 
 
 include: "rules/common.smk"
+include: "rules/report_common.smk"
 include: "rules/data.smk"
-include: "rules/fit.smk"
-include: "rules/report.smk"
 
 
-# Every other family brings its rules in its own package (exprbench/<family>/rules.smk).
-for configured_family in section_families():
+# Each family brings its rules in its own package (exprbench/<family>/rules.smk).
+for configured_family in families():
     if configured_family.in_config(CFG):
 
         include: str(configured_family.rules_file)
 
 
-from exprbench.output_folders import OutputFolderClash, claim_output_folders, config_name
 import pandas as pd
 
+from exprbench.output_folders import OutputFolderClash, claim_output_folders, config_name
 from exprbench.results import failed_jobs_report
 from exprbench.run_summary import run_summary
 
@@ -56,8 +55,6 @@ onstart:
 
 
 onsuccess:
-    for line in dropped_samples_report(f"{RESULTS_DIR}/tasks/{task}.json" for task in CFG["tasks"]):
-        print(line)
     for name, outputs in RUN_FAMILIES.items():
         print(f"\n{REPORT_CATEGORIES[name].lower()} results:\n  " + "\n  ".join(outputs["targets"]))
     # The short version: the best model of every task, where the figures are, the report.
@@ -67,13 +64,18 @@ onsuccess:
         {name: os.path.dirname(outputs["targets"][-1]) for name, outputs in RUN_FAMILIES.items()},
         config_name(CONFIG_FILE),
     ))
+    # A family may add its own end-of-run lines and errors (a task with no result at
+    # all fails the run); otherwise its failed jobs are listed.
+    errors = []
     for name, outputs in RUN_FAMILIES.items():
-        if name != "classification" and os.path.exists(outputs["summary"]):
-            for line in failed_jobs_report(pd.read_csv(outputs["summary"], sep="\t"), REPORT_CATEGORIES[name]):
+        if "end_of_run" in outputs:
+            lines, family_errors = outputs["end_of_run"]()
+            for line in lines:
+                print(line)
+            errors += family_errors
+        elif os.path.exists(outputs["summary"]):
+            for line in failed_jobs_report(pd.read_csv(outputs["summary"], sep="\t"), family(name).title):
                 print(line, file=sys.stderr)
-    # Failed fits are recorded so the rest completes, but a task left with no
-    # result at all is a failed run.
-    failed_tasks = failed_tasks_report(SUMMARY) if os.path.exists(SUMMARY) else []  # absent after --until
-    if failed_tasks:
-        print("\n" + "\n".join(failed_tasks), file=sys.stderr)
+    if errors:
+        print("\n" + "\n".join(errors), file=sys.stderr)
         raise SystemExit(1)

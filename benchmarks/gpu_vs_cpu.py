@@ -17,7 +17,7 @@ import time
 import numpy as np
 import torch
 
-from exprbench.models import MODELS
+from exprbench.classification.models import MODELS
 from exprbench.sources import SOURCES
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from exprbench.models import MODELS
+from exprbench.classification.models import MODELS
 
 
 class PandasSampleDataset(torch.utils.data.Dataset):

@@ -39,8 +39,8 @@ import time
 import numpy as np
 import torch
 
-from exprbench.models import MODELS
-from exprbench.models._torch import keep_freed_memory
+from exprbench.classification.models import MODELS
+from exprbench.classification.models._torch import keep_freed_memory
 
 BYTES_PER_PARAMETER_STEP = 44
 FIT_FRACTION = 0.8  # early_stopping_fraction 0.2 of the samples is held out

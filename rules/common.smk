@@ -8,11 +8,9 @@ from snakemake.exceptions import WorkflowError
 
 from exprbench import config as exprbench_config
 from exprbench.devices import gpus_per_fit, local_gpu_count
-from exprbench.family import section_families
+from exprbench.family import families, family, section_families
 from exprbench.sources import SOURCES
 from exprbench.run_lock import claim_run
-from exprbench.summary import failed_tasks_report
-from exprbench.tasks import dropped_samples_report
 
 CONFIG_FILE = workflow.configfiles[-1] if workflow.configfiles else "config"
 
@@ -29,22 +27,12 @@ if workflow.is_main_process:
 DATA_DIR = CFG["data_dir"]
 RESULTS_DIR = CFG["results_dir"]
 FIGURES_DIR = CFG["figures_dir"]
-SUMMARY = f"{RESULTS_DIR}/summary.tsv"
-FIGURES = [f"{FIGURES_DIR}/{name}.{ext}" for name in ("learning_curves", "binary_pairs") for ext in ("png", "svg")]
-RUN_DIR = f"{RESULTS_DIR}/runs/{{task}}/{{model}}/{{signal_removal}}/seed{{seed}}/fold{{fold}}"
-METRICS = f"{RUN_DIR}/metrics.tsv"
-PREDICTIONS = f"{RUN_DIR}/predictions.tsv"
-FIT_JOBS = exprbench_config.fit_jobs(CFG)
-FIT_ATTEMPTS = CFG["fit_retries"] + 1
-FIT_GRAIN = CFG["fit_grain"]
 
 # On a workstation, GPU jobs may not outnumber the GPUs here, unless --resources says otherwise.
 LOCAL_GPUS = local_gpu_count()
-GPUS_PER_FIT = gpus_per_fit(CFG["gpus_per_fit"], CFG["device"], LOCAL_GPUS)
 # A cluster run sets nodes (--jobs); the executor plugin itself is attached only after parsing.
 if workflow.resource_settings.nodes is None and "gpu" not in workflow.global_resources:
     workflow.register_resource("gpu", LOCAL_GPUS)
-CPUS_PER_GPU = {"cpus_per_gpu": CFG["threads_per_job"]} if GPUS_PER_FIT else {}
 
 
 wildcard_constraints:
@@ -79,6 +67,9 @@ def dataset_urls(wildcards):
     return "; ".join(f"{name}: {spec['urls'][0]}" for name, spec in sorted(files.items()))
 
 
+COMPENDIUM_STATS = f"{DATA_DIR}/{{dataset}}.compendium_stats.npz"
+
+
 def dataset_required_inputs(wildcards):
     entry = CFG["datasets"][wildcards.dataset]
     return SOURCES.get(entry["source"])(files=entry["files"], **entry["params"]).required_inputs()
@@ -94,78 +85,6 @@ def download_options(wildcards, output):
     return options + (f" --cache-dir {settings['cache_dir']}" if settings["cache_dir"] else "")
 
 
-def task_dataset_file(wildcards):
-    return f"{DATA_DIR}/{CFG['tasks'][wildcards.task]['dataset']}.h5"
-
-
-COMPENDIUM_STATS = f"{DATA_DIR}/{{dataset}}.compendium_stats.npz"
-
-
-def task_compendium_stats(wildcards):
-    """The dataset's whole-store statistics, for a task whose preprocessing is fitted on them."""
-    task = CFG["tasks"][wildcards.task]
-    return [COMPENDIUM_STATS.format(dataset=task["dataset"])] if task["preprocessing"]["fit_on"] == "all" else []
-
-
-def compendium_stats_option(wildcards, input):
-    return f"--compendium-stats {input.stats[0]}" if input.stats else ""
-
-
-def task_spec(wildcards):
-    return json.dumps(CFG["tasks"][wildcards.task], sort_keys=True)
-
-
-def task_dataset(wildcards):
-    return CFG["tasks"][wildcards.task]["dataset"]
-
-
-def model_spec(wildcards):
-    return json.dumps(CFG["models"][wildcards.model], sort_keys=True)
-
-
-def fit_mem_mb(wildcards, input, attempt):
-    return exprbench_config.fit_resources(CFG, wildcards.model, input.size_mb, attempt)["mem_mb"]
-
-
-def fit_runtime(wildcards, input, attempt):
-    return exprbench_config.fit_resources(CFG, wildcards.model, input.size_mb, attempt)["runtime"]
-
-
-# fit_grain model or seed: one job runs several fits; the wildcards its files share.
-FIT_GROUP_WILDCARDS = {"model": "{task}/{model}/{signal_removal}", "seed": "{task}/{model}/{signal_removal}/seed{seed}"}
-
-
-def signal_removal_backend(wildcards):
-    # A function, not the value: the lint takes "r" for a hardcoded prefix of results/.
-    return CFG["signal_removal_backend"]
-
-
-def fit_cell_files(pattern, cells):
-    """A per-fit path pattern filled in for each cell, ((field, value), ...), of a grouped job."""
-    files = []
-    for cell in cells:
-        path = pattern
-        for key, value in cell:
-            path = path.replace(f"{{{key}}}", str(value))
-        files.append(path)
-    return files
-
-
-def fit_cells_option(cells):
-    """--cells SEED:FOLD ... of a grouped job; a seed grain takes its seed from the wildcards."""
-    def option(wildcards):
-        return " ".join(f"{dict(cell).get('seed', wildcards.get('seed'))}:{dict(cell)['fold']}" for cell in cells)
-
-    return option
-
-
-def fit_group_runtime(n_fits):
-    def runtime(wildcards, input, attempt):
-        return exprbench_config.fit_resources(CFG, wildcards.model, input.size_mb, attempt, n_fits)["runtime"]
-
-    return runtime
-
-
 def scaled(rule_name, key):
     def by_attempt(wildcards, attempt):
         return CFG["resources"][rule_name][key] * attempt
@@ -175,10 +94,6 @@ def scaled(rule_name, key):
 
 def attempt_number(wildcards, attempt):
     return attempt
-
-
-def all_metric_files():
-    return [METRICS.format(**job) for job in FIT_JOBS]
 
 
 def figures_folder(wildcards, output):
@@ -217,7 +132,7 @@ def guarded(command, family):
     """``command`` with its stderr in the rule's log; if it fails, record-job-failure
     exits 1 before the last attempt (Snakemake retries) and on the last attempt
     writes a failed row in place of the outputs, so the rest of the run completes.
-    The rule needs ``params: job_keys=job_keys`` and ``resources: **heavy_resources(...)``."""
+    Its callers set ``params: job_keys=job_keys`` and ``resources: **heavy_resources(...)``."""
     return (f"{command} 2> {{log}} || exprbench record-job-failure --family {family} --keys {{params.job_keys:q}} "
             f"--attempt {{resources.job_attempt}} --attempts {JOB_ATTEMPTS} --log {{log}} {{output}}")
 

@@ -61,23 +61,3 @@ rule compendium_stats:
         "exprbench compendium-stats --dataset-file {input} --out {output} 2> {log}"
 
 
-rule task_manifest:
-    input:
-        data=task_dataset_file,
-        stats=task_compendium_stats,
-    output:
-        f"{RESULTS_DIR}/tasks/{{task}}.json",
-    params:
-        task=task_spec,
-        config_file=CONFIG_FILE,
-        stats=compendium_stats_option,
-    resources:
-        mem_mb=scaled("manifest", "mem_mb"),
-        runtime=scaled("manifest", "runtime"),
-    log:
-        "logs/manifest/{task}.log",
-    conda:
-        "../envs/exprbench.yaml"
-    shell:
-        "exprbench manifest --task {params.task:q} --dataset-file {input.data} {params.stats} "
-        "--config-file {params.config_file:q} --out {output} 2> {log}"

@@ -10,10 +10,10 @@ import pytest
 from exprbench.cli import main
 from exprbench.compendium import compendium_stats, read_stats, write_stats
 from exprbench.config import resolve
-from exprbench.job import FitJob
+from exprbench.classification.job import FitJob
 from exprbench.preprocess import GenePreprocessor
 from exprbench.store import ExpressionData, open_dataset, write_dataset
-from exprbench.tasks import build_manifest, read_manifest
+from exprbench.classification.tasks import build_manifest, read_manifest
 
 
 def tpm_store(path, n_per_class=12, n_genes=9) -> np.ndarray:

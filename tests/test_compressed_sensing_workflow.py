@@ -12,10 +12,9 @@ from test_workflow import ROOT, snakemake
 METHODS = ["svd_top_k", "smaf", "nn"]
 
 
-@pytest.mark.slow
-def test_compressed_sensing_runs_end_to_end(tmp_path):
+def tiny_config() -> dict:
     tiny_nn = {"hidden_sizes": [16], "epochs": 5, "learning_rates": [1e-3], "l2_values": [0.0]}
-    config = {
+    return {
         "model_dir": str(ROOT / "config" / "models"),
         "datasets": {"sim": {"source": "simulated", "params": {"n_samples": 50, "n_linear": 20, "n_nonlinear": 20}}},
         "compressed_sensing": {
@@ -27,8 +26,12 @@ def test_compressed_sensing_runs_end_to_end(tmp_path):
             }},
         },
     }
+
+
+@pytest.mark.slow
+def test_compressed_sensing_runs_end_to_end(tmp_path):
     cfg = tmp_path / "config.yaml"
-    cfg.write_text(yaml.safe_dump(config))
+    cfg.write_text(yaml.safe_dump(tiny_config()))
     snakemake("--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path), "--configfile", str(cfg),
               "--cores", "2", cwd=tmp_path)
 

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from exprbench.config import (TASK_DEFAULTS, ConfigError, check_dataset, family, family_sections, fit_jobs, load, resolve,
+from exprbench.classification.settings import TASK_DEFAULTS, fit_jobs
+from exprbench.config import (ConfigError, check_dataset, family, family_sections, load, resolve,
                               validate_section)
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,7 +1,8 @@
 import pytest
 
 from exprbench import devices
-from exprbench.config import fit_resources, resolve
+from exprbench.classification.settings import fit_resources
+from exprbench.config import resolve
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from exprbench.cli import main as cli_main
-from exprbench.figures import (
+from exprbench.classification.figures import (
     REQUIRED_COLUMNS,
     SummaryFormatError,
     make_figures,
@@ -18,7 +18,7 @@ from exprbench.figures import (
     plot_binary_pairs,
     plot_learning_curves,
 )
-from exprbench.smoothing import loess
+from exprbench.classification.smoothing import loess
 
 MODELS = ("logistic_regression", "linear_svm", "mlp3", "mlp5")
 

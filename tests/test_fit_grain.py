@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from exprbench import config as config_module
-from exprbench import fit_group
+from exprbench.classification import settings as classification_settings
+from exprbench.classification import fit_group
 from test_workflow import ROOT, run_workflow, snakemake, tiny_config
 
 
@@ -54,9 +55,9 @@ def seeds_0_and_1(config):
 @pytest.mark.parametrize("grain, jobs", [("fold", 16), ("seed", 8), ("model", 4)])
 def test_each_grain_batches_the_fits_into_its_jobs(tmp_path, grain, jobs):
     config = config_module.load(seeds_0_and_1(tiny_config(tmp_path, fit_grain=grain)))
-    groups = config_module.fit_groups(config)
+    groups = classification_settings.fit_groups(config)
     assert len(groups) == jobs and {len(group) for group in groups} == {16 // jobs}
-    assert [job for group in groups for job in group] == config_module.fit_jobs(config)
+    assert [job for group in groups for job in group] == classification_settings.fit_jobs(config)
 
 
 def test_the_seed_grain_plans_one_job_per_seed(tmp_path):
@@ -69,8 +70,8 @@ def test_the_seed_grain_plans_one_job_per_seed(tmp_path):
 
 def test_a_grouped_job_asks_for_the_memory_of_one_fit_and_the_runtime_of_all(tmp_path):
     config = config_module.load(tiny_config(tmp_path, resources={"fit": {"mem_mb": 1000, "runtime": 10}}))
-    one = config_module.fit_resources(config, "mlp3", 50, attempt=2)
-    four = config_module.fit_resources(config, "mlp3", 50, attempt=2, n_fits=4)
+    one = classification_settings.fit_resources(config, "mlp3", 50, attempt=2)
+    four = classification_settings.fit_resources(config, "mlp3", 50, attempt=2, n_fits=4)
     assert one == {"mem_mb": 2 * 1400, "runtime": 20}
     assert four == {"mem_mb": 2 * 1400, "runtime": 80}
 
@@ -104,7 +105,7 @@ class FailsOnFold1:
 
 
 def test_a_failing_fit_fails_its_group_until_the_last_attempt_then_only_itself(tmp_path, monkeypatch):
-    monkeypatch.setattr("exprbench.job.FitJob", FailsOnFold1)
+    monkeypatch.setattr("exprbench.classification.job.FitJob", FailsOnFold1)
     settings = {"task": {"name": "t", "kind": "binary"}, "model": {"name": "m"}, "dataset": "d",
                 "signal_removal": "none"}
     cells = [fit_group.FitCell(0, fold, tmp_path / f"f{fold}.metrics.tsv", tmp_path / f"f{fold}.predictions.tsv")

@@ -5,12 +5,12 @@ import pandas as pd
 import pytest
 
 from exprbench.config import resolve
-from exprbench.job import FitJob, _Problem
+from exprbench.classification.job import FitJob, _Problem
 from exprbench.seeding import make_rng
 from exprbench.sources import SOURCES
 from exprbench.splits import nested_subsets
 from exprbench.store import open_dataset, write_dataset
-from exprbench.tasks import TaskError, build_manifest
+from exprbench.classification.tasks import TaskError, build_manifest
 from conftest import make_data
 
 TIMING = ["fit_seconds"]
@@ -149,7 +149,7 @@ def test_pretraining_fits_a_direct_and_a_pretrained_copy_on_40_40_20_sets(tmp_pa
 
 
 def test_pretraining_runs_once_per_problem_and_equals_pretraining_per_fraction(tmp_path, monkeypatch):
-    from exprbench.models import MODELS
+    from exprbench.classification.models import MODELS
 
     config, path = sim_config(tmp_path, pretraining=True, split={"by": "study", "folds": 5},
                               train_fractions=[0.5, 0.75, 1.0])
@@ -209,7 +209,7 @@ def test_pretraining_needs_five_folds(tmp_path):
 
 
 def test_second_fit_forgets_unless_warm_start():
-    from exprbench.models import MODELS
+    from exprbench.classification.models import MODELS
     from conftest import separable_problem
 
     X_first, y_first = separable_problem(n=60, seed=0)
@@ -236,7 +236,7 @@ def test_task_classes_restrict_the_samples(tmp_path):
 
 
 def test_dropped_samples_are_reported_per_task(small_data, tmp_path):
-    from exprbench.tasks import dropped_samples_report, write_manifest
+    from exprbench.classification.tasks import dropped_samples_report, write_manifest
 
     small_data.samples.loc[[1, 2], "label"] = None
     write_dataset(tmp_path / "d.h5", small_data)

@@ -5,7 +5,7 @@ import pytest
 from sklearn.base import clone
 
 from exprbench.metrics import balanced_accuracy
-from exprbench.models import MODELS
+from exprbench.classification.models import MODELS
 from conftest import separable_problem
 
 FAST = {"max_epochs": 30, "lr": 1e-2, "device": "cpu"}

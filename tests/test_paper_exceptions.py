@@ -8,11 +8,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from exprbench.config import load, load_model_spec
-from exprbench.models import MODELS
+from exprbench.classification.settings import load_model_spec
+from exprbench.config import load
+from exprbench.classification.models import MODELS
 from exprbench.store import ExpressionData, open_dataset, write_dataset
-from exprbench.tasks import build_manifest
-from exprbench.tuning import nested_search
+from exprbench.classification.tasks import build_manifest
+from exprbench.classification.tuning import nested_search
 from conftest import separable_problem
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,13 +9,14 @@ import pytest
 import yaml
 
 from exprbench import config as config_module
+from exprbench.classification import settings as classification_settings
 from exprbench import plan, plan_calibration
 from exprbench.cli import main
-from exprbench.job import FitJob
-from exprbench.models import MODELS
+from exprbench.classification.job import FitJob
+from exprbench.classification.models import MODELS
 from exprbench.sources import SOURCES
 from exprbench.store import open_dataset
-from exprbench.tasks import build_manifest, read_manifest, write_manifest
+from exprbench.classification.tasks import build_manifest, read_manifest, write_manifest
 from test_workflow import ROOT, snakemake
 
 # Snakemake rule -> the plan's family whose jobs it runs.
@@ -46,7 +47,7 @@ def test_plan_job_counts_are_the_dry_run_job_stats_of_the_default_config(tmp_pat
             expected[family] = expected.get(family, 0) + int(count)
     assert _jobs_by_family(rows) == expected
     cells = sum(r["cells"] for r in rows if r["family"] == "classification")
-    assert cells == len(config_module.fit_jobs(config)) == 288  # 6 tasks x 4 models x 2 removals x 2 seeds x 3 folds
+    assert cells == len(classification_settings.fit_jobs(config)) == 288  # 6 tasks x 4 models x 2 removals x 2 seeds x 3 folds
 
 
 def _tiny_config(tmp_path):
@@ -94,7 +95,7 @@ def test_plan_fit_counts_are_the_fits_and_result_rows_of_a_run(tmp_path, monkeyp
 
     monkeypatch.setattr(estimator, "fit", counted_fit)
     done = {}
-    for job in config_module.fit_jobs(config):
+    for job in classification_settings.fit_jobs(config):
         task = config["tasks"][job["task"]]
         calls.clear()
         metrics, _ = FitJob(task=task, manifest=read_manifest(tmp_path / "results" / "tasks" / f"{job['task']}.json"),

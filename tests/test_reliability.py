@@ -18,7 +18,7 @@ from exprbench import cli
 from exprbench.atomic import atomic_path, remove_stale_temporaries, scratch_folder, write_text
 from exprbench.run_lock import OWNER_FILE, claim_run
 from exprbench.store import StoreError, open_dataset, stream_dataset, write_dataset
-from exprbench.summary import failed_tasks_report, tasks_where_every_fit_failed
+from exprbench.classification.summary import failed_tasks_report, tasks_where_every_fit_failed
 
 from conftest import make_data
 
@@ -171,7 +171,7 @@ def test_a_lock_that_may_belong_to_a_live_run_is_kept(tmp_path, owner):
 
 
 def test_a_loss_that_is_never_finite_gets_a_message_that_says_so():
-    from exprbench.models import MODELS
+    from exprbench.classification.models import MODELS
 
     X = np.ones((40, 5), dtype=np.float32)
     X[3, 2] = np.nan
@@ -184,7 +184,7 @@ def test_a_loss_that_is_never_finite_gets_a_message_that_says_so():
 
 def test_a_job_that_had_nothing_to_fit_does_not_break_the_summary(tmp_path):
     from exprbench.atomic import write_table
-    from exprbench.summary import collect
+    from exprbench.classification.summary import collect
 
     empty, full = tmp_path / "empty.tsv", tmp_path / "full.tsv"
     write_table(empty, pd.DataFrame())

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from exprbench import job as job_module, rdata
+from exprbench.classification import job as job_module, rdata
 from exprbench.config import resolve
-from exprbench.job import FitJob
+from exprbench.classification.job import FitJob
 from exprbench.sources import SOURCES
 from exprbench.store import open_dataset, write_dataset
-from exprbench.tasks import build_manifest
+from exprbench.classification.tasks import build_manifest
 
 try:
     rdata.r_objects()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from exprbench.models import MODELS
+from exprbench.classification.models import MODELS
 
 BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "training_roofline.py"
 

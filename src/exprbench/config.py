@@ -15,23 +15,12 @@ from pathlib import Path
 
 import yaml
 
+from .family import families, section_families
 from .family import family as family_named
-from .family import section_families
-from .models import MODELS
 from .sources import SOURCES
 from .tracking import BACKEND_SPEC_KEYS
 
-TASK_DEFAULTS = {
-    "split": {"by": "study", "folds": 5},
-    "signal_removal": ["none", "limma"],
-    "train_fractions": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
-    "preprocessing": {"log2": False, "top_genes": None, "scaling": "standard", "fit_on": "train"},
-    "tuning": {"n_trials": 10, "inner_folds": 3},
-    "models": ["logistic_regression", "linear_svm", "mlp3", "mlp5"],
-    "seeds": [0, 1, 2],
-    "top_n": 5,
-    "pretraining": False,
-}
+
 
 
 JOB_RESOURCE_DEFAULTS = {
@@ -194,31 +183,6 @@ def _with_definition(name: str, entry: dict, file) -> dict:
     return {"params": {}, "files": {}, **merged, "definition": str(path)}
 
 
-def load_model_spec(name: str, model_dir: Path, config_file) -> dict:
-    path = model_dir / f"{name}.yaml"
-    if not path.exists():
-        available = sorted(p.stem for p in model_dir.glob("*.yaml"))
-        raise ConfigError(config_file, "models", f"no model file {path}{did_you_mean(name, available)}", available)
-    spec = yaml.safe_load(path.read_text()) or {}
-    _validate(spec, "model.schema.yaml", path)
-    spec = {"params": {}, "search": {}, "resources": {}, **spec, "name": name}
-    try:
-        estimator = MODELS.get(spec["estimator"])
-    except KeyError:
-        raise ConfigError(path, "estimator", f"unknown estimator {spec['estimator']!r}", MODELS.names()) from None
-    known = set(estimator().get_params())
-    for section in ("params", "search"):
-        for param in spec[section]:
-            if param not in known:
-                raise ConfigError(path, f"{section}.{param}", f"not a parameter of {spec['estimator']}{did_you_mean(param, known)}",
-                                  sorted(known))
-    for param, dist in spec["search"].items():
-        (kind, bounds), = dist.items()
-        if kind != "choice" and bounds[0] > bounds[1]:
-            raise ConfigError(path, f"search.{param}.{kind}", f"lower bound {bounds[0]} exceeds upper bound {bounds[1]}")
-    return spec
-
-
 def _check_dataset(name: str, entry: dict, file) -> None:
     key = f"datasets.{name}"
     try:
@@ -229,27 +193,6 @@ def _check_dataset(name: str, entry: dict, file) -> None:
     if unknown:
         raise ConfigError(file, f"{key}.params.{unknown[0]}", f"not a parameter of source {source.name!r}",
                           sorted(source.defaults))
-
-
-def _check_task(name: str, task: dict, config: dict, file) -> None:
-    key = f"tasks.{name}"
-    if task["dataset"] not in config["datasets"]:
-        raise ConfigError(file, f"{key}.dataset", f"unknown dataset {task['dataset']!r}"
-                          f"{did_you_mean(task['dataset'], config['datasets'])}", sorted(config["datasets"]))
-    entry = config["datasets"][task["dataset"]]
-    labels = SOURCES.get(entry["source"]).labels_for(entry["params"])
-    if task["label"] not in labels:
-        raise ConfigError(file, f"{key}.label",
-                          f"{task['label']!r} is not a label of dataset {task['dataset']!r}{did_you_mean(task['label'], labels)}",
-                          sorted(labels))
-    if task["pretraining"] and task["split"]["folds"] != 5:
-        raise ConfigError(file, f"{key}.split.folds",
-                          f"pretraining splits 40/40/20 over 5 folds, but folds is {task['split']['folds']}; set folds: 5")
-    model_dir = Path(config["model_dir"])
-    available = sorted(p.stem for p in model_dir.glob("*.yaml"))
-    for model in task["models"]:
-        if model not in available:
-            raise ConfigError(file, f"{key}.models", f"unknown model {model!r}{did_you_mean(model, available)}", available)
 
 
 def family_sections() -> list[str]:
@@ -276,17 +219,10 @@ def resolve(config: dict, file="config") -> dict:
     config["datasets"] = {name: _with_definition(name, entry, file) for name, entry in config["datasets"].items()}
     for name, entry in config["datasets"].items():
         _check_dataset(name, entry, file)
-    task_defaults = merge(TASK_DEFAULTS, config.get("defaults", {}))
-    tasks = {}
-    for name, task in config.get("tasks", {}).items():
-        if "/" in name or name.startswith("."):
-            raise ConfigError(file, f"tasks.{name}", "task names may not contain '/' or start with '.'")
-        task = merge(task_defaults, task)
-        _check_task(name, task, config, file)
-        tasks[name] = {"name": name, **task}
-    model_names = sorted({m for t in tasks.values() for m in t["models"]})
-    config["tasks"] = tasks
-    config["models"] = {m: load_model_spec(m, Path(config["model_dir"]), file) for m in model_names}
+    # Families whose keys sit at the top level (classification: tasks, defaults).
+    for fam in families():
+        if fam.config_keys:
+            config.update(fam.settings().resolve(config, file))
     for name in sections:
         if name in config:
             config[name] = family(name).resolve(config[name], config, file)
@@ -304,63 +240,12 @@ def load(path) -> dict:
     return resolve(raw, path)
 
 
-def fit_resources(config: dict, model: str, dataset_mb: float, attempt: int, n_fits: int = 1) -> dict:
-    """Memory and runtime of a fit job of ``n_fits`` fits: the model's own or the config's,
-    plus room for the dataset held in memory, all scaled by the attempt number. Its fits
-    run one after another on the same data: the memory of one, the runtime of all."""
-    base = {**config["resources"]["fit"], **config["models"][model]["resources"]}
-    # The store is compressed about 2x; the job holds the raw matrix and a few copies.
-    mem_mb = base["mem_mb"] + 8 * dataset_mb
-    return {"mem_mb": int(mem_mb * attempt), "runtime": int(base["runtime"] * n_fits * attempt)}
-
-
 def labels_used(config: dict, dataset: str) -> list[str]:
-    """Labels the tasks read from ``dataset``; its first job checks it can provide them."""
-    labels = {t["label"] for t in config["tasks"].values() if t["dataset"] == dataset}
-    for name in family_sections():
-        if name in config:
-            labels |= set(family(name).labels_used(config[name]).get(dataset, ()))
+    """Labels the families read from ``dataset``; its first job checks it can provide them."""
+    labels = set()
+    for fam in families():
+        if fam.config_keys:
+            labels |= set(fam.settings().labels_used(config).get(dataset, ()))
+        elif fam.name in config:
+            labels |= set(fam.settings().labels_used(config[fam.name]).get(dataset, ()))
     return sorted(labels)
-
-
-def fit_jobs(config: dict) -> list[dict]:
-    """One entry per (task, model, signal_removal, seed, fold): the workflow's job grain."""
-    return [
-        {"task": t["name"], "model": m, "signal_removal": s, "seed": seed, "fold": fold}
-        for t in config["tasks"].values()
-        for m in t["models"]
-        for s in t["signal_removal"]
-        for seed in t["seeds"]
-        for fold in range(t["split"]["folds"])
-    ]
-
-
-# The fields one fit job of each grain holds fixed; the rest vary over its cells.
-FIT_GRAIN_KEYS = {
-    "model": ("task", "model", "signal_removal"),
-    "seed": ("task", "model", "signal_removal", "seed"),
-    "fold": ("task", "model", "signal_removal", "seed", "fold"),
-}
-
-
-def fit_groups(config: dict) -> list[list[dict]]:
-    """The fit jobs batched by ``fit_grain``: each inner list runs in one workflow job."""
-    keys = FIT_GRAIN_KEYS[config["fit_grain"]]
-    groups: dict[tuple, list[dict]] = {}
-    for job in fit_jobs(config):
-        groups.setdefault(tuple(job[k] for k in keys), []).append(job)
-    return list(groups.values())
-
-
-def fit_group_layouts(config: dict) -> list[tuple[tuple[tuple[tuple[str, int], ...], ...], list[str]]]:
-    """For a grouped grain: each distinct set of cells a job covers, as ((field, value), ...)
-    per cell over the fields its grain leaves free, with the tasks whose jobs cover it.
-    Tasks with other seeds or folds need a rule of their own; usually there is one layout."""
-    keys = FIT_GRAIN_KEYS[config["fit_grain"]]
-    layouts: dict[tuple, list[str]] = {}
-    for group in fit_groups(config):
-        cells = tuple(tuple((k, v) for k, v in job.items() if k not in keys) for job in group)
-        tasks = layouts.setdefault(cells, [])
-        if group[0]["task"] not in tasks:
-            tasks.append(group[0]["task"])
-    return list(layouts.items())

@@ -39,3 +39,13 @@ def resolve_device(device: str):
     if device == "cuda" and not torch.cuda.is_available():
         raise ValueError("device 'cuda' was requested but no CUDA device is available; use device: auto")
     return torch.device(device)
+
+
+def as_device_tensor(X, device):
+    """A float32 tensor on ``device``; no copy when X is already one."""
+    import numpy as np
+    import torch
+
+    if isinstance(X, torch.Tensor):
+        return X.to(device=device, dtype=torch.float32)
+    return torch.as_tensor(np.asarray(X, dtype=np.float32), device=device)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import importlib.util
 import pkgutil
 from dataclasses import dataclass
 from importlib import resources
@@ -46,6 +47,16 @@ class Family:
 
     def cli(self):
         return importlib.import_module(f"{self.package}.cli")
+
+    def module(self, name: str):
+        """One of its modules, e.g. ``models``."""
+        return importlib.import_module(f"{self.package}.{name}")
+
+    def plan(self):
+        """Its ``plan.py`` (what its jobs fit, for ``exprbench plan``), or None."""
+        if importlib.util.find_spec(f"{self.package}.plan") is None:
+            return None
+        return importlib.import_module(f"{self.package}.plan")
 
     @property
     def schema_name(self) -> str:

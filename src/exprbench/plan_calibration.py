@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import write_text
+from .family import family
 
 # Rows of the synthetic calibration set; epochs are timed as the difference of a
 # short and a longer fit, so network set-up and the holdout split cancel out.
@@ -28,8 +29,8 @@ SHORT_EPOCHS, MAX_EPOCHS, MIN_TIMED_SECONDS = 1, 64, 0.2
 
 # What a fit job process does before its first real fit: imports, and the first
 # torch ops (a fit of a few samples); limma jobs also start R.
-STARTUP_IMPORTS = ("import numpy as np, torch, pandas, sklearn, exprbench.cli, exprbench.job; "
-                   "from exprbench.models import MODELS; "
+STARTUP_IMPORTS = ("import numpy as np, torch, pandas, sklearn, exprbench.cli, exprbench.classification.job; "
+                   "from exprbench.classification.models import MODELS; "
                    "MODELS.get('logistic_regression')(max_epochs=1).fit("
                    "np.zeros((8, 3), dtype=np.float32), np.array([0, 1] * 4), groups=np.arange(8))")
 STARTUP_R = ("import numpy as np; from exprbench.limma import remove_batch_effect; "
@@ -106,7 +107,7 @@ class Calibration:
 def _time_fit(model: dict, n_genes: int, n_classes: int, device: str) -> dict:
     import torch
 
-    from .models import MODELS
+    MODELS = family("classification").module("models").MODELS
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the planner's unit is one thread, as a fit job runs by default

@@ -76,8 +76,10 @@ def collect(paths, keys: list[str], folder_column: str | None = None) -> pd.Data
         raise ValueError("no result files to collect")
     table = with_status(pd.concat(frames, ignore_index=True))
     missing = [key for key in keys if key not in table]
-    if missing:
+    if missing and (table["status"] == "ok").any():
         raise ValueError(f"result tables lack the key columns {missing}; first file: {paths[0]}")
+    for key in missing:  # keys a job sets itself are absent when every job failed
+        table[key] = float("nan")
     ok = table[table["status"] == "ok"]
     duplicated = ok[ok.duplicated(keys, keep=False)]
     if len(duplicated):

@@ -14,6 +14,7 @@ and repeats. Which score ranks the models, per family:
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 from pathlib import Path
 
@@ -41,24 +42,13 @@ def entry(family: str, task: str, ranked: pd.Series, label: str, extra: str = ""
     return {"family": family, "task": task, "best": name(ranked.index[0]), "score": best, "runner_up": runner_up}
 
 
-def classification_best(summary: pd.DataFrame) -> list[dict]:
-    rows = []
-    for task, table in ok_rows(summary).groupby("task", sort=False):
-        full = table[table["train_fraction"] == table["train_fraction"].max()]
-        plain = ranked(full[full["signal_removal"] == "none"], ["model"], "balanced_accuracy")
-        if plain.empty:
-            continue
-        limma = ranked(full[full["signal_removal"] == "limma"], ["model"], "balanced_accuracy")
-        extra = f"after limma: {limma.index[0]} {limma.iloc[0]:.3f}" if len(limma) else ""
-        rows.append(entry("classification", task, plain, "balanced accuracy", extra))
-    return rows
-
-
 def family_best_models(family: str):
-    """A family's ``best_models(summary) -> rows``: ``<family>/summary.py`` of its package."""
-    if family == "classification":
-        return classification_best
-    return importlib.import_module(f"exprbench.{family}.summary").best_models
+    """A family's ``best_models(summary) -> rows`` from ``<family>/summary.py``; None
+    when it has none (its tasks are then left out of the table)."""
+    name = f"exprbench.{family}.summary"
+    if importlib.util.find_spec(name) is None:
+        return None
+    return getattr(importlib.import_module(name), "best_models", None)
 
 
 def best_models(summaries: dict[str, str | os.PathLike]) -> pd.DataFrame:
@@ -69,8 +59,9 @@ def best_models(summaries: dict[str, str | os.PathLike]) -> pd.DataFrame:
         if not Path(path).is_file():
             continue
         summary = pd.read_csv(path, sep="\t")
-        if not summary.empty:
-            rows += family_best_models(family)(summary)
+        best, summary = family_best_models(family), ok_rows(summary)
+        if best is not None and not summary.empty:
+            rows += best(summary)
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

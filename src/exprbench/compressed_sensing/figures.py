@@ -14,7 +14,7 @@ import matplotlib
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..figures import save_figure
+from ..plotting import save_figure
 from ..results import ok_only
 
 # (column, axis label, panel title)

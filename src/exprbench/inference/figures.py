@@ -17,7 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from ..figures import message_figure, save_figure
+from ..plotting import message_figure, save_figure
 from ..results import ok_only
 from .summary import attribution, per_gene
 

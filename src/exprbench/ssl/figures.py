@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..figures import save_figure
+from ..plotting import save_figure
 from ..results import ok_only
 from .settings import BASELINE
 

@@ -86,16 +86,20 @@ def write_summary(section: dict, score_paths, spectrum_paths, out_dir) -> list[P
     out_dir = Path(out_dir)
     # Failed jobs keep their row in the summary; every number comes from the others.
     summary = with_status(read_tables(score_paths))
-    summary = summary.sort_values([*MODEL_KEYS, "proportion", "repeat"], kind="stable").reset_index(drop=True)
+    order = [*MODEL_KEYS, "proportion", "repeat"]
+    for column in set(order) - set(summary.columns):  # set by the job itself; absent when every job failed
+        summary[column] = np.nan
+    summary = summary.sort_values(order, kind="stable").reset_index(drop=True)
     for line in failed_jobs_report(summary, "ssl"):
         print(line, file=sys.stderr)
     ok = ok_only(summary)
-    gains = gains_table(ok, section["experiments"])
+    gains = gains_table(ok, section["experiments"]) if len(ok) else pd.DataFrame()
     spectra = ok_only(with_status(read_tables(spectrum_paths)))
     paths = [out_dir / "summary.tsv", out_dir / "gains.tsv", out_dir / "spectra.tsv"]
     for path, table in zip(paths, (summary, gains, spectra)):
         write_table(path, table)
-    print(capped_fits_report(ok), file=sys.stderr)
+    if len(ok):
+        print(capped_fits_report(ok), file=sys.stderr)
     nan_gains = gains["gain"].isna().sum() if len(gains) else 0
     if nan_gains:
         print(f"{nan_gains} gains are NaN: fewer than two proportions inside the AUPC interval", file=sys.stderr)

@@ -89,7 +89,7 @@ class GenerativePrior(RecoveryMethod):
         self.decoder_ = vae.decoder.eval()
         for p in self.decoder_.parameters():
             p.requires_grad_(False)
-        from ...models._torch import as_device_tensor
+        from ...devices import as_device_tensor
 
         # Made once: generate() runs at every step of every recovery.
         self.low_ = as_device_tensor(self.scale_.low, self.device_)
@@ -104,7 +104,7 @@ class GenerativePrior(RecoveryMethod):
     def recover(self, Y, A):
         import torch
 
-        from ...models._torch import as_device_tensor
+        from ...devices import as_device_tensor
 
         Yt = as_device_tensor(Y, self.device_)
         At = as_device_tensor(A, self.device_)

@@ -7,7 +7,7 @@ so a training subset missing a class never shifts the label encoding.
 
 from __future__ import annotations
 
-from ..registry import Registry
+from ...registry import Registry
 
 MODELS = Registry("model", __name__)
 

@@ -9,8 +9,8 @@ import math
 import numpy as np
 from sklearn.base import clone
 
-from .metrics import balanced_accuracy
-from .splits import group_kfold
+from ..metrics import balanced_accuracy
+from ..splits import group_kfold
 
 DISTRIBUTIONS = ("log_uniform", "uniform", "choice")
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .atomic import write_table
+from ..atomic import write_table
 from .summary import failure_row
 
 

@@ -18,8 +18,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter
 
-from exprbench.atomic import atomic_path
-from exprbench.smoothing import loess
+from ..plotting import message_figure, save_figure
+from .smoothing import loess
 
 REQUIRED_COLUMNS = (
     "task",
@@ -51,13 +51,9 @@ _PANEL_HEIGHT = 3.0
 _LOG_SCALE_MIN_RATIO = 10.0
 # Rough width of one legend entry, to wrap the legend instead of clipping it.
 _LEGEND_ENTRY_WIDTH = 1.9
-_SAVE_FORMATS = ("png", "svg")
 # Training sizes repeat over seeds and folds; the Gaussian kernel keeps the
 # curve smooth across those tied blocks where tricube would jump.
 SMOOTHING_KERNEL = "gaussian"
-# Fixed salt and no date so rerunning gives byte-identical SVG files.
-_DETERMINISTIC_RC = {"svg.hashsalt": "exprbench", "svg.fonttype": "path"}
-_METADATA = {"png": {"Software": None}, "svg": {"Date": None}}
 
 
 class SummaryFormatError(ValueError):
@@ -297,22 +293,3 @@ def _add_legend(figure: Figure, models: Sequence[str], colours: dict[str, tuple]
     figure.legend(
         handles, labels, loc="outside lower center", ncols=min(len(labels), entries_per_row), frameon=False
     )
-
-
-def message_figure(message: str) -> Figure:
-    figure = Figure(figsize=(6, 2.5))
-    figure.text(0.5, 0.5, message, ha="center", va="center", fontsize=13, color="0.3")
-    return figure
-
-
-def save_figure(figure: Figure, out_stem: str | Path) -> list[Path]:
-    """PNG and SVG next to each other, atomically, byte-identical across reruns."""
-    out_stem = Path(out_stem)
-    written = []
-    with matplotlib.rc_context(_DETERMINISTIC_RC):
-        for file_format in _SAVE_FORMATS:
-            final = out_stem.with_name(f"{out_stem.name}.{file_format}")
-            with atomic_path(final) as tmp:
-                figure.savefig(tmp, format=file_format, dpi=150, metadata=_METADATA[file_format])
-            written.append(final)
-    return written

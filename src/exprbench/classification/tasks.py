@@ -12,8 +12,8 @@ import json
 import numpy as np
 import pandas as pd
 
-from .atomic import write_text
-from .store import DatasetReader
+from ..atomic import write_text
+from ..store import DatasetReader
 
 GROUP_COLUMNS = {"study": "study", "donor": "donor", "sample": "sample_id"}
 

@@ -26,16 +26,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .metrics import accuracy, balanced_accuracy, majority_baseline
+from ..metrics import accuracy, balanced_accuracy, majority_baseline
 from .models import MODELS
-from .devices import resolve_device
-from .models._torch import as_device_tensor
-from .preprocess import GenePreprocessor
-from .seeding import derive_seed, make_rng
-from .splits import group_kfold, nested_subsets, pretraining_split
-from .store import open_dataset
+from ..devices import as_device_tensor, resolve_device
+from ..preprocess import GenePreprocessor
+from ..seeding import derive_seed, make_rng
+from ..splits import group_kfold, nested_subsets, pretraining_split
+from ..store import open_dataset
 from .tasks import GROUP_COLUMNS
-from .tracking import make_tracker
+from ..tracking import make_tracker
 from .tuning import nested_search
 
 SIGNAL_REMOVALS = ("none", "limma", "limma_joint")
@@ -46,7 +45,7 @@ def remove_label_signal(X, labels, backend: str = "r"):
     a device tensor in, a corrected tensor on the same device out."""
     if len(np.unique(labels)) < 2:  # nothing to remove (also a one-sample part)
         return X
-    from .limma import remove_batch_effect
+    from ..limma import remove_batch_effect
 
     return as_device_tensor(remove_batch_effect(X.cpu().numpy(), labels, backend=backend), X.device)
 
@@ -130,14 +129,14 @@ class _Problem:
         if settings["fit_on"] == "train":
             preprocessor.fit(self.X[training_side])
         else:
-            from .compendium import manifest_stats
+            from ..compendium import manifest_stats
 
             # Every sample of the dataset's store, as the paper scaled its compendium.
             preprocessor.fit_stats(manifest_stats(self.job.manifest))
         device = resolve_device(self.job.device)
         values = {name: preprocessor.transform(self.X[rows]) for name, rows in sets.items()}
         if self.job.signal_removal == "limma_joint":
-            from .limma import remove_batch_effect
+            from ..limma import remove_batch_effect
 
             # The paper's S1 control: one correction over all sets, then split.
             joint = remove_batch_effect(np.concatenate(list(values.values())), self.y[np.concatenate(list(sets.values()))],

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .atomic import write_table
+from .. import run_summary
+from ..atomic import write_table
 
 KEY_COLUMNS = ["task", "dataset", "model", "signal_removal", "seed", "fold", "train_fraction", "class_pair", "pretrained"]
 # Present even when every fit failed, so readers of the summary need no special case.
@@ -67,3 +68,17 @@ def write_summary(metric_files, out_path) -> pd.DataFrame:
     table = collect(metric_files)
     write_table(out_path, table)
     return table
+
+
+def best_models(summary: pd.DataFrame) -> list[dict]:
+    """The best model per task, for the table a run ends with."""
+    rows = []
+    for task, table in run_summary.ok_rows(summary).groupby("task", sort=False):
+        full = table[table["train_fraction"] == table["train_fraction"].max()]
+        plain = run_summary.ranked(full[full["signal_removal"] == "none"], ["model"], "balanced_accuracy")
+        if plain.empty:
+            continue
+        limma = run_summary.ranked(full[full["signal_removal"] == "limma"], ["model"], "balanced_accuracy")
+        extra = f"after limma: {limma.index[0]} {limma.iloc[0]:.3f}" if len(limma) else ""
+        rows.append(run_summary.entry("classification", task, plain, "balanced accuracy", extra))
+    return rows

@@ -24,9 +24,9 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from ..devices import resolve_device
-from ..seeding import make_rng, seed_everything
-from ..splits import group_holdout
+from ...devices import as_device_tensor, resolve_device
+from ...seeding import make_rng, seed_everything
+from ...splits import group_holdout
 
 EVAL_BATCH = 8192
 GLIBC_M_TRIM_THRESHOLD, GLIBC_M_MMAP_THRESHOLD = -1, -3
@@ -76,12 +76,6 @@ def copy_state(network: torch.nn.Module, into: dict | None = None) -> dict:
         into[name].copy_(value)
     return into
 
-
-def as_device_tensor(X, device: torch.device) -> torch.Tensor:
-    """A float32 tensor on ``device``; no copy when X is already one."""
-    if isinstance(X, torch.Tensor):
-        return X.to(device=device, dtype=torch.float32)
-    return torch.as_tensor(np.asarray(X, dtype=np.float32), device=device)
 
 
 def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:

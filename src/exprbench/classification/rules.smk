@@ -1,3 +1,34 @@
+# The classification family: linear vs non-linear classifiers on labelled tasks
+# (tasks: and defaults: at the config's top level); see docs/classification.md.
+# A task manifest per task, fit jobs at the config's fit_grain, one summary table
+# and the learning-curve figures.
+
+
+include: "rules_common.smk"
+
+
+rule task_manifest:
+    input:
+        data=task_dataset_file,
+        stats=task_compendium_stats,
+    output:
+        f"{RESULTS_DIR}/tasks/{{task}}.json",
+    params:
+        task=task_spec,
+        config_file=CONFIG_FILE,
+        stats=compendium_stats_option,
+    resources:
+        mem_mb=scaled("manifest", "mem_mb"),
+        runtime=scaled("manifest", "runtime"),
+    log:
+        "logs/manifest/{task}.log",
+    conda:
+        CONDA_ENV
+    shell:
+        "exprbench manifest --task {params.task:q} --dataset-file {input.data} {params.stats} "
+        "--config-file {params.config_file:q} --out {output} 2> {log}"
+
+
 # fit_grain (config) picks the job grain: fold = this rule, one fit per job; model or
 # seed = the fit_group rules below, several fits per job writing the same files.
 if FIT_GRAIN == "fold":
@@ -31,7 +62,7 @@ if FIT_GRAIN == "fold":
         benchmark:
             f"{RESULTS_DIR}/benchmarks/fit/{{task}}/{{model}}/{{signal_removal}}/seed{{seed}}/fold{{fold}}.tsv"
         conda:
-            "../envs/exprbench.yaml"
+            CONDA_ENV
         # A fit that fails on its last attempt is recorded as a failed row, so the
         # rest of the benchmark still completes; earlier attempts fail and are retried.
         shell:
@@ -49,7 +80,7 @@ else:
     # or folds get their own rule (fit_group_2, ...). A failing fit fails the group before
     # its last attempt (retried with more memory and time); on the last attempt it is
     # recorded as a failed row and the other fits of the group go on (fit_group.py).
-    for layout_index, (layout_cells, layout_tasks) in enumerate(exprbench_config.fit_group_layouts(CFG)):
+    for layout_index, (layout_cells, layout_tasks) in enumerate(classification_settings.fit_group_layouts(CFG)):
 
         rule:
             name:
@@ -86,7 +117,7 @@ else:
             benchmark:
                 f"{RESULTS_DIR}/benchmarks/fit/{FIT_GROUP_WILDCARDS[FIT_GRAIN]}.tsv"
             conda:
-                "../envs/exprbench.yaml"
+                CONDA_ENV
             # A process killed on its last attempt (out of memory, time limit) keeps the
             # fits it finished; record-failure records the others as failed.
             shell:
@@ -100,3 +131,40 @@ else:
                 "--dataset {params.dataset} --signal-removal {wildcards.signal_removal} --cells {params.cells} "
                 "--attempt {resources.fit_attempt} --attempts {resources.fit_attempts} --log {log} "
                 "--metrics {output.metrics} --predictions {output.predictions}"
+
+
+rule summarize:
+    localrule: True
+    input:
+        all_metric_files(),
+    output:
+        in_report(SUMMARY, "classification", "summary table"),
+    log:
+        "logs/summarize.log",
+    conda:
+        CONDA_ENV
+    shell:
+        "exprbench summarize --out {output} {input} 2> {log}"
+
+
+rule figures:
+    localrule: True
+    input:
+        SUMMARY,
+    output:
+        [in_report(path, "classification", classification_figure_group(path)) for path in FIGURES],
+    params:
+        out_dir=figures_folder,
+    log:
+        "logs/figures.log",
+    conda:
+        CONDA_ENV
+    shell:
+        "exprbench figures --summary {input} --out-dir {params.out_dir} 2> {log}"
+
+
+FAMILY_OUTPUTS["classification"] = {
+    "summary": SUMMARY,
+    "targets": [SUMMARY, *FIGURES] if CFG["tasks"] else [],
+    "end_of_run": classification_end_of_run,
+}

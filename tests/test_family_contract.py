@@ -1,0 +1,236 @@
+"""Families are plugins: each is one subpackage, found without a list to edit, and
+every heavy job of every family is retried, benchmarked and leaves a failure row."""
+
+import ast
+import re
+import shutil
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+import test_compressed_sensing_workflow
+import test_inference_workflow
+import test_ssl_workflow
+from exprbench.config import load_schema
+from exprbench.family import families
+from test_workflow import ROOT, snakemake
+
+PACKAGE = ROOT / "src" / "exprbench"
+FAMILY_NAMES = {fam.name for fam in families()}
+
+
+def test_the_four_families_sit_side_by_side_and_are_discovered():
+    assert {"classification", "ssl", "inference", "compressed_sensing"} <= FAMILY_NAMES
+    for fam in families():
+        settings = fam.settings()
+        for hook in ("resolve", "labels_used", "jobs"):
+            assert callable(getattr(settings, hook)), f"{fam.name}.settings lacks {hook}"
+        assert callable(fam.cli().add_commands)
+        assert fam.rules_file.is_file()
+        if not fam.config_keys:
+            assert load_schema(fam.schema_name)["type"] == "object"
+            assert fam.name in load_schema("config.schema.yaml")["properties"]
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Absolute names of the modules a file of the package imports."""
+    package = path.relative_to(PACKAGE.parent).with_suffix("").parts[:-1]
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            base = list(package[: len(package) - node.level + 1]) if node.level else []
+            module = ".".join([*base, *(node.module.split(".") if node.module else [])])
+            names.add(module)
+            names.update(f"{module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return names
+
+
+def test_no_module_of_the_core_imports_a_family():
+    core = [p for p in PACKAGE.rglob("*.py") if p.relative_to(PACKAGE).parts[0] not in FAMILY_NAMES]
+    assert len(core) > 20
+    for path in core:
+        for module in _imported_modules(path):
+            parts = module.split(".")
+            assert not (len(parts) > 1 and parts[0] == "exprbench" and parts[1] in FAMILY_NAMES), \
+                f"{path.relative_to(ROOT)} imports {module}; reach a family through exprbench.family instead"
+
+
+def _heavy_rules(text: str) -> list[tuple[str, str]]:
+    """(name, body) of every rule of a rules file that is not a local rule."""
+    rules = re.split(r"\n(?=[ \t]*rule\b[ \t]*\w*:)", text)
+    found = []
+    for block in rules[1:]:
+        name = re.match(r"[ \t]*rule[ \t]*(\w*):", block).group(1) or "unnamed"
+        if "localrule: True" not in block:
+            found.append((name, block))
+    return found
+
+
+@pytest.mark.parametrize("family", sorted(FAMILY_NAMES - {"classification"}))
+def test_every_heavy_rule_is_retried_benchmarked_logged_and_guarded(family):
+    text = (PACKAGE / family / "rules.smk").read_text()
+    heavy = _heavy_rules(text)
+    assert heavy, f"{family} has no heavy rule"
+    for name, body in heavy:
+        for directive in ("retries: FAMILY_RETRIES", "benchmark:", "log:", "**heavy_resources(", "guarded(",
+                          "job_keys=job_keys"):
+            assert directive in body, f"{family}: rule {name} lacks {directive}"
+
+
+TOY_FILES = {
+    "__init__.py": '''
+        """A throw-away family: squares numbers."""
+        from ..family import Family
+
+        FAMILY = Family(name="toy", title="toy squares")
+    ''',
+    "schema.yaml": '''
+        type: object
+        additionalProperties: false
+        required: [values]
+        properties:
+          values: {type: array, items: {type: integer}, minItems: 1}
+    ''',
+    "settings.py": '''
+        from ..config import validate_section
+
+        SCHEMA = "exprbench.toy/schema.yaml"
+
+
+        def resolve(section, config, file):
+            validate_section(section, SCHEMA, file, "toy")
+            return section
+
+
+        def labels_used(resolved):
+            return {}
+
+
+        def jobs(resolved):
+            return [{"value": value} for value in resolved["values"]]
+    ''',
+    "cli.py": '''
+        import sys
+
+        import pandas as pd
+
+
+        def _fit(args):
+            from ..atomic import write_table
+
+            if args.value == 13:
+                raise ValueError("13 is unlucky")
+            write_table(args.out, pd.DataFrame([{"value": args.value, "square": args.value ** 2, "status": "ok"}]))
+
+
+        def _summarize(args):
+            from ..atomic import write_table
+            from ..results import collect
+
+            write_table(args.out, collect(args.tables, ["value"]))
+
+
+        def add_commands(commands):
+            p = commands.add_parser("toy-fit")
+            p.add_argument("--value", type=int, required=True)
+            p.add_argument("--out", required=True)
+            p.set_defaults(func=_fit)
+            p = commands.add_parser("toy-summarize")
+            p.add_argument("--out", required=True)
+            p.add_argument("tables", nargs="+")
+            p.set_defaults(func=_summarize)
+    ''',
+    "rules.smk": '''
+        TOY = CFG["toy"]
+        TOY_RUN = f"{RESULTS_DIR}/toy/runs/{{value}}.tsv"
+
+
+        rule toy_fit:
+            output:
+                TOY_RUN,
+            params:
+                job_keys=job_keys,
+            retries: FAMILY_RETRIES
+            resources:
+                **heavy_resources(100, 1),
+            log:
+                "logs/toy/{value}.log",
+            benchmark:
+                family_benchmark("toy", "{value}")
+            shell:
+                guarded("exprbench toy-fit --value {wildcards.value} --out {output}", "toy")
+
+
+        rule toy_summarize:
+            localrule: True
+            input:
+                [TOY_RUN.format(**job) for job in exprbench_config.family("toy").jobs(TOY)],
+            output:
+                f"{RESULTS_DIR}/toy/summary.tsv",
+            shell:
+                "exprbench toy-summarize --out {output} {input}"
+
+
+        FAMILY_OUTPUTS["toy"] = {"summary": f"{RESULTS_DIR}/toy/summary.tsv", "targets": [f"{RESULTS_DIR}/toy/summary.tsv"]}
+    ''',
+}
+
+
+@pytest.mark.slow
+def test_a_new_family_is_one_subpackage_and_runs_through_snakemake(tmp_path, monkeypatch):
+    src = tmp_path / "src"
+    shutil.copytree(PACKAGE, src / "exprbench", ignore=shutil.ignore_patterns("__pycache__"))
+    toy = src / "exprbench" / "toy"
+    toy.mkdir()
+    for name, text in TOY_FILES.items():
+        (toy / name).write_text(textwrap.dedent(text).lstrip())
+    monkeypatch.setenv("PYTHONPATH", str(src))
+    work = tmp_path / "work"
+    work.mkdir()
+    config = {"datasets": {"unused": {"source": "simulated"}}, "toy": {"values": [2, 3, 13]}, "fit_retries": 1}
+    (work / "config.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake("--snakefile", str(ROOT / "Snakefile"), "--directory", str(work), "--configfile",
+                       str(work / "config.yaml"), "--cores", "1", cwd=work)
+
+    summary = pd.read_csv(work / "results" / "toy" / "summary.tsv", sep="\t").set_index("value")
+    assert summary.loc[3, "square"] == 9 and summary.loc[3, "status"] == "ok"
+    assert summary.loc[13, "status"] == "failed" and "13 is unlucky" in summary.loc[13, "error"]
+    assert (work / "results" / "benchmarks" / "toy" / "2.tsv").is_file()
+    assert "toy squares: failed: value=13" in result.stderr
+    # The toy family's command is there only in the copy: nothing outside it was edited.
+    assert not (PACKAGE / "toy").exists()
+
+
+FAILING = {
+    # family: the command of its heavy rule that is made to fail
+    "compressed_sensing": "cs-fit",
+    "inference": "inference-fit",
+    "ssl": "ssl-finetune",
+}
+
+
+def _tiny_config(family: str, tmp_path: Path) -> dict:
+    if family == "ssl":
+        return yaml.safe_load(test_ssl_workflow.tiny_config(tmp_path).read_text())
+    if family == "inference":
+        return test_inference_workflow.full_config(tmp_path)
+    return test_compressed_sensing_workflow.tiny_config()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", sorted(FAILING))
+def test_a_failing_job_of_each_family_leaves_a_failure_row_and_the_run_completes(family, tmp_path, monkeypatch):
+    config = {**_tiny_config(family, tmp_path), "fit_retries": 0}
+    path = tmp_path / "failing.yaml"
+    path.write_text(yaml.safe_dump(config))
+    monkeypatch.setenv("EXPRBENCH_FAIL_COMMAND", FAILING[family])
+    snakemake("--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path), "--configfile", str(path),
+              "--cores", "2", "--until", f"{family}_summarize", cwd=tmp_path)
+    summary = pd.read_csv(tmp_path / "results" / family / "summary.tsv", sep="\t")
+    failed = summary[summary["status"] == "failed"]
+    assert len(failed) and failed["error"].str.contains("failed on purpose").all()

@@ -60,6 +60,8 @@ class GenerativePrior(RecoveryMethod):
     def fit(self, X, y=None):
         import torch
 
+        from ...training import Engine, TensorBatches
+
         X = check_expression(X)
         started = time.perf_counter()
         self.device_ = resolve_device(self.device)
@@ -69,23 +71,24 @@ class GenerativePrior(RecoveryMethod):
         data = torch.as_tensor(self.scale_.forward(X), dtype=torch.float32, device=self.device_)
         optimizer = torch.optim.Adam(vae.parameters(), lr=self.learning_rate)
         shuffler = torch.Generator().manual_seed(derive_seed(self.random_state, "vae batches"))
-        batch = min(int(self.batch_size), X.shape[0])
-        for epoch in range(1, self.epochs + 1):
-            order = torch.randperm(X.shape[0], generator=shuffler).to(self.device_)
-            total = 0.0
-            for start in range(0, X.shape[0], batch):
-                x = data[order[start:start + batch]]
-                out, mean, log_var = vae(x)
-                recon = torch.sum((out - x) ** 2, dim=1).mean()
-                kl = -0.5 * torch.sum(1 + log_var - mean ** 2 - log_var.exp(), dim=1).mean()
-                loss = recon + self.kl_weight * kl
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                total += loss.item() * x.shape[0]
+        # Shuffled every epoch, even as one batch; a final batch of one row is trained on (no BatchNorm).
+        batches = TensorBatches(data, batch_size=min(int(self.batch_size), X.shape[0]), generator=shuffler,
+                                min_rows=1)
+
+        def loss(batch):
+            x = batch[0]
+            out, mean, log_var = vae(x)
+            recon = torch.sum((out - x) ** 2, dim=1).mean()
+            kl = -0.5 * torch.sum(1 + log_var - mean ** 2 - log_var.exp(), dim=1).mean()
+            return recon + self.kl_weight * kl
+
+        def report(record):
+            epoch = record["epoch"] + 1
             if epoch == 1 or epoch % max(1, self.epochs // 5) == 0 or epoch == self.epochs:
-                print(f"vae epoch {epoch}/{self.epochs}: loss {total / X.shape[0]:.4f}, "
+                print(f"vae epoch {epoch}/{self.epochs}: loss {record['train_loss']:.4f}, "
                       f"{time.perf_counter() - started:.1f}s", file=sys.stderr)
+
+        Engine(self.device_, max_epochs=self.epochs, on_epoch=report).fit(vae, batches, loss, optimizer)
         self.decoder_ = vae.decoder.eval()
         for p in self.decoder_.parameters():
             p.requires_grad_(False)
@@ -105,10 +108,12 @@ class GenerativePrior(RecoveryMethod):
         import torch
 
         from ...devices import as_device_tensor
+        from ...training import Engine
 
         Yt = as_device_tensor(Y, self.device_)
         At = as_device_tensor(A, self.device_)
         generator = torch.Generator().manual_seed(derive_seed(self.random_state, "restarts", A.shape[0]))
+        engine = Engine(self.device_, max_epochs=self.recovery_steps)
         best_z, best_err = None, None
         for restart in range(self.n_restarts):
             z0 = torch.zeros(Yt.shape[0], self.latent_dim)
@@ -116,12 +121,15 @@ class GenerativePrior(RecoveryMethod):
                 z0 = torch.randn(Yt.shape[0], self.latent_dim, generator=generator)
             z = z0.to(self.device_).requires_grad_(True)
             optimizer = torch.optim.Adam([z], lr=self.recovery_lr)
-            for _ in range(self.recovery_steps):
+
+            def loss(z=z):
                 err = torch.sum((self.generate(z) @ At.T - Yt) ** 2, dim=1)
-                loss = torch.sum(err + self.z_penalty * torch.sum(z * z, dim=1))
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
+                return torch.sum(err + self.z_penalty * torch.sum(z * z, dim=1))
+
+            # Recovery optimises the latent codes, not a network: a fixed number of full-batch
+            # steps with no epochs, batches or best epoch, so it takes the engine's steps directly.
+            for _ in range(self.recovery_steps):
+                engine.step(optimizer, loss)
             with torch.no_grad():
                 err = torch.sum((self.generate(z) @ At.T - Yt) ** 2, dim=1)
                 if best_z is None:

@@ -5,7 +5,9 @@ mini-batches, gradient-norm clipping, at most ``max_epochs`` epochs, and early
 stopping on a group-wise holdout of the training data whose patience counter
 resets whenever the holdout loss improves. ``fit`` and ``predict`` accept
 tensors already on the device, so a job moves its matrix there once; batches
-are slices of it. Mixed precision (autocast) is off unless asked for.
+are slices of it. Mixed precision (autocast) is off unless asked for. The loop
+itself is the shared engine, ``exprbench.training``; a classifier gives it its
+network, its loss and its optimiser.
 
 A batch-16 step of a 5,000-gene MLP is bound by memory traffic (weights,
 gradients, Adam's moments), so the loop moves each of them as few times as it
@@ -18,15 +20,15 @@ from __future__ import annotations
 
 import ctypes
 import sys
-import time
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from ...devices import as_device_tensor, resolve_device
-from ...seeding import make_rng, seed_everything
+from ...seeding import make_rng
 from ...splits import group_holdout
+from ...training import Engine, Monitor, TensorBatches, seed_training
 
 EVAL_BATCH = 8192
 GLIBC_M_TRIM_THRESHOLD, GLIBC_M_MMAP_THRESHOLD = -1, -3
@@ -51,31 +53,6 @@ def keep_freed_memory() -> None:
     mallopt(GLIBC_M_MMAP_THRESHOLD, KEEP_FREED_BYTES)
     mallopt(GLIBC_M_TRIM_THRESHOLD, KEEP_FREED_BYTES)
     _freed_memory_kept = True
-
-
-def clip_gradients(parameters, max_norm: float) -> None:
-    """``clip_grad_norm_`` (foreach), but on the CPU the gradients are only
-    rewritten when clipping changes them: multiplying by exactly 1 would move
-    every gradient through memory twice for nothing. On a GPU the norm stays
-    on the device (reading it would synchronise every step)."""
-    grads = [p.grad for p in parameters if p.grad is not None]
-    if not grads:
-        return
-    norm = torch.nn.utils.get_total_norm(grads, foreach=True)
-    if norm.device.type != "cpu" or not bool(max_norm / (norm + 1e-6) >= 1):  # NaN norms still propagate
-        torch.nn.utils.clip_grads_with_norm_(parameters, max_norm, norm, foreach=True)
-
-
-def copy_state(network: torch.nn.Module, into: dict | None = None) -> dict:
-    """A copy of the network's state; into ``into``'s buffers when given, so
-    each improving epoch copies without allocating."""
-    state = network.state_dict()
-    if into is None:
-        return {name: value.detach().clone() for name, value in state.items()}
-    for name, value in state.items():
-        into[name].copy_(value)
-    return into
-
 
 
 def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
@@ -136,7 +113,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         codes = np.searchsorted(self.classes_, y)
         groups = np.arange(len(y)) if groups is None else np.asarray(groups)
 
-        seed_everything(self.random_state)
+        seed_training(self.random_state)
         self.device_ = resolve_device(self.device)
         X = as_device_tensor(X, self.device_)
         n_classes = len(self.classes_)
@@ -161,31 +138,21 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         loss_fn = self.build_loss(weight)
         optimizer = self._prepare_training(network)
         shuffler = torch.Generator(device="cpu").manual_seed(int(self.random_state))
-        scaler = torch.amp.GradScaler(self.device_.type, enabled=self._half_precision_dtype() == torch.float16)
-
-        best_loss, best_state, since_best = np.inf, None, 0
-        self.history_ = []
-        started = time.perf_counter()
-        for epoch in range(self.max_epochs):
-            train_loss = self._train_epoch(network, optimizer, scaler, loss_fn, X_fit, y_fit, shuffler)
-            stop_loss = self._loss(network, loss_fn, X_stop, y_stop)
-            self.history_.append({"epoch": epoch, "train_loss": train_loss, "val_loss": stop_loss})
-            if tracker is not None:
-                tracker.log_epoch(epoch, train_loss=train_loss, val_loss=stop_loss)
-            if stop_loss < best_loss:
-                best_loss, best_state, since_best = stop_loss, copy_state(network, best_state), 0
-                self.best_epoch_ = epoch
-            else:
-                since_best += 1
-                if since_best >= self.patience:
-                    break
-        if best_state is None:  # NaN compares false: no epoch ever improved on infinity
+        engine = Engine(self.device_, max_epochs=self.max_epochs, patience=self.patience,
+                        clip_grad_norm=self.clip_grad_norm, mixed_precision=self.mixed_precision, tracker=tracker)
+        best = Monitor("val_loss", network)
+        result = engine.fit(network, TensorBatches(X_fit, y_fit, batch_size=self.batch_size, generator=shuffler),
+                            lambda batch: loss_fn(network(batch[0]), batch[1]), optimizer,
+                            evaluate=lambda epoch: {"val_loss": self._loss(network, loss_fn, X_stop, y_stop)},
+                            monitors=[best])
+        self.history_ = result.history
+        if best.best_epoch is None:  # NaN compares false: no epoch ever improved on infinity
             raise FloatingPointError(
                 f"loss was never finite in {len(self.history_)} epochs (learning rate too high? non-finite input?)")
-        network.load_state_dict(best_state)
+        self.best_epoch_ = best.best_epoch  # its parameters were restored
         self.network_ = network.eval()
         self.n_epochs_ = len(self.history_)
-        self.fit_seconds_ = time.perf_counter() - started
+        self.fit_seconds_ = result.seconds
         return self
 
     def _prepare_training(self, network: torch.nn.Module) -> torch.optim.Optimizer:
@@ -196,36 +163,6 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         keep_freed_memory()
         fused = True if self.device_.type == "cuda" else None
         return torch.optim.Adam(network.parameters(), lr=self.lr, weight_decay=self.weight_decay, fused=fused)
-
-    def _half_precision_dtype(self):
-        if not self.mixed_precision:
-            return None
-        return torch.float16 if self.device_.type == "cuda" else torch.bfloat16
-
-    def _train_epoch(self, network, optimizer, scaler, loss_fn, X, y, shuffler) -> float:
-        network.train()
-        dtype = self._half_precision_dtype()
-        parameters = [p for p in network.parameters() if p.requires_grad]
-        order = torch.randperm(len(y), generator=shuffler).to(X.device)
-        total, seen = torch.zeros((), dtype=torch.float64, device=X.device), 0  # read once per epoch
-        for start in range(0, len(y), self.batch_size):
-            batch = order[start : start + self.batch_size]
-            if len(batch) < 2:  # BatchNorm cannot train on a single sample
-                continue
-            # Gradients set to None are taken over from backward without a copy;
-            # kept buffers would be zeroed and then added to (two more passes).
-            optimizer.zero_grad(set_to_none=True)
-            with torch.autocast(self.device_.type, dtype=dtype, enabled=dtype is not None):
-                loss = loss_fn(network(X[batch]), y[batch])
-            scaler.scale(loss).backward()
-            if self.clip_grad_norm:
-                scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
-                clip_gradients(parameters, self.clip_grad_norm)
-            scaler.step(optimizer)
-            scaler.update()
-            total += loss.detach().double() * len(batch)
-            seen += len(batch)
-        return float(total) / max(seen, 1)
 
     @torch.no_grad()
     def _loss(self, network, loss_fn, X, y) -> float:

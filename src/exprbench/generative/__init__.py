@@ -10,3 +10,7 @@ and the gain of a classifier trained on real + synthetic samples over real only.
 Orientation: every matrix at a function boundary is samples x genes, in the
 standardised top-k gene space fitted on the training samples.
 """
+
+from ..family import Family
+
+FAMILY = Family(name="generative", title="generative models", order=60)

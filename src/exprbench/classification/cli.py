@@ -40,7 +40,8 @@ def _fit_settings(args) -> dict:
         task=json.loads(args.task), manifest=read_manifest(args.manifest), model=json.loads(args.model),
         signal_removal=args.signal_removal, dataset=args.dataset, device=args.device,
         tracker=json.loads(args.tracker), mixed_precision=args.mixed_precision,
-        signal_removal_backend=args.signal_removal_backend,
+        signal_removal_backend=args.signal_removal_backend, stacked_fits=args.stacked_fits,
+        compile_steps=args.compile_steps,
     )
 
 
@@ -141,6 +142,9 @@ def add_commands(commands) -> None:
         p.add_argument("--mixed-precision", action="store_true", help="autocast training (float16 on CUDA)")
         p.add_argument("--signal-removal-backend", default="r", choices=["r", "native"],
                        help="limma through R (the reference) or the same fit in numpy")
+        p.add_argument("--stacked-fits", default="auto", choices=["auto", "on", "off"],
+                       help="train the search's fits as one stacked model (auto: on CUDA only)")
+        p.add_argument("--compile-steps", action="store_true", help="compile the stacked training steps")
 
     p = commands.add_parser("fit", help="run one (task, model, signal_removal, seed, fold) job")
     add_fit_job_options(p)

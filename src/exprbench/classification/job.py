@@ -50,6 +50,16 @@ def remove_label_signal(X, labels, backend: str = "r"):
     return as_device_tensor(remove_batch_effect(X.cpu().numpy(), labels, backend=backend), X.device)
 
 
+def use_stacked_fits(stacked_fits, device: str) -> bool:
+    """``stacked_fits`` on, off, or auto: on where it pays, on CUDA (on the CPU one
+    batched matmul is no faster than the fits one by one; benchmarks/gpu_throughput.py).
+    True and False (YAML's reading of on and off) count as on and off."""
+    stacked_fits = {True: "on", False: "off"}.get(stacked_fits, stacked_fits)
+    if stacked_fits not in ("auto", "on", "off"):
+        raise ValueError(f"stacked_fits must be auto, on or off, got {stacked_fits!r}")
+    return stacked_fits == "on" or (stacked_fits == "auto" and resolve_device(device).type == "cuda")
+
+
 @dataclass
 class FitJob:
     task: dict
@@ -63,6 +73,8 @@ class FitJob:
     tracker: dict | None = None
     mixed_precision: bool = False
     signal_removal_backend: str = "r"
+    stacked_fits: str = "auto"  # the search's fits as one stacked model: auto = on CUDA only
+    compile_steps: bool = False
 
     def log(self, message: str) -> None:
         cell = f"{self.task['name']}/{self.model['name']}/{self.signal_removal}/seed{self.seed}/fold{self.fold}"
@@ -160,6 +172,7 @@ class _Problem:
             self.new_model(random_state=self._seed("search")), job.model["search"], X_train, self.y[train],
             self.groups[train], self.problem_classes, n_trials=tuning["n_trials"],
             inner_folds=tuning["inner_folds"], rng=make_rng(self._seed("search-space")), correct=self.correct,
+            stacked=use_stacked_fits(job.stacked_fits, job.device), compile_steps=job.compile_steps,
         )
         if trials:
             job.log(f"{self.prefix}search chose {best} from {len(trials)} trials")

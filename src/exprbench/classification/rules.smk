@@ -7,6 +7,17 @@
 include: "rules_common.smk"
 
 
+def training_options():
+    # Non-default choices only: params left as they were keep finished fits from rerunning.
+    options = ["--mixed-precision"] if CFG["mixed_precision"] else []
+    stacked = {True: "on", False: "off"}.get(CFG.get("stacked_fits", "auto"), CFG.get("stacked_fits", "auto"))
+    if stacked != "auto":  # YAML reads on/off as booleans
+        options.append(f"--stacked-fits {stacked}")
+    if CFG.get("compile_steps", False):
+        options.append("--compile-steps")
+    return " ".join(options)
+
+
 rule task_manifest:
     input:
         data=task_dataset_file,
@@ -46,7 +57,7 @@ if FIT_GRAIN == "fold":
             dataset=task_dataset,
             device=CFG["device"],
             tracker=json.dumps(CFG["tracker"], sort_keys=True),
-            precision="--mixed-precision" if CFG["mixed_precision"] else "",
+            precision=training_options(),
             limma_backend=signal_removal_backend,
         threads: CFG["threads_per_job"]
         retries: CFG["fit_retries"]
@@ -100,7 +111,7 @@ else:
                 cells=fit_cells_option(layout_cells),
                 device=CFG["device"],
                 tracker=json.dumps(CFG["tracker"], sort_keys=True),
-                precision="--mixed-precision" if CFG["mixed_precision"] else "",
+                precision=training_options(),
                 limma_backend=signal_removal_backend,
             threads: CFG["threads_per_job"]
             retries: CFG["fit_retries"]

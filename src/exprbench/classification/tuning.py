@@ -37,7 +37,7 @@ def sample_space(space: dict, n_trials: int, rng: np.random.Generator) -> list[d
 
 
 def nested_search(estimator, space, X, y, groups, classes, *, n_trials, inner_folds, rng,
-                  correct=None) -> tuple[dict, list]:
+                  correct=None, stacked=False, compile_steps=False) -> tuple[dict, list]:
     """Return the best parameter set by mean inner balanced accuracy, and all trials.
 
     Inner folds whose training part holds fewer than two classes are skipped.
@@ -45,6 +45,10 @@ def nested_search(estimator, space, X, y, groups, classes, *, n_trials, inner_fo
     ``correct(X_part, y_part)``, e.g. signal removal, is applied to each inner
     validation fold on its own and passed to ``fit`` for the inner training part,
     so ``X`` must come uncorrected.
+
+    ``stacked``: train all (trial, inner fold) fits at once as one stacked model
+    (``classification.stacked``; faster on a GPU, equal to float rounding) when the
+    estimator stacks; ``compile_steps`` compiles its fixed-shape steps.
     """
     if n_trials <= 0 or not space:
         return {}, []
@@ -53,13 +57,22 @@ def nested_search(estimator, space, X, y, groups, classes, *, n_trials, inner_fo
     usable = [k for k in range(inner_folds) if len(np.unique(y[folds != k])) >= 2]
     if not usable:
         return {}, []
+    models = {(i, k): clone(estimator).set_params(**params) for i, params in enumerate(candidates) for k in usable}
+    if stacked:
+        from .stacked import fit_stacked, stackable
+
+        stacked = stackable(estimator) is None
+    if stacked:
+        fit_stacked(list(models.values()), X, y, [np.flatnonzero(folds != k) for _, k in models],
+                    groups=groups, classes=classes, correct=correct, compile_steps=compile_steps)
     results = []
-    for params in candidates:
+    for i, params in enumerate(candidates):
         scores = []
         for k in usable:
             train, val = folds != k, folds == k
-            model = clone(estimator).set_params(**params)
-            model.fit(X[train], y[train], classes=classes, groups=groups[train], correct=correct)
+            model = models[i, k]
+            if not stacked:
+                model.fit(X[train], y[train], classes=classes, groups=groups[train], correct=correct)
             X_val = X[val] if correct is None else correct(X[val], y[val])
             scores.append(balanced_accuracy(y[val], model.predict(X_val)))
         results.append({**params, "score": float(np.mean(scores))})

@@ -18,10 +18,11 @@ holdout (4 B x P). The bandwidth is a STREAM-like copy (bytes read + written
 per second) with numpy and torch, on one thread and on --threads.
 
 Each (model, loop) runs in its own fresh process, interleaved old, new, old,
-new ..., so the old loop sees the default allocator. The "old" loop is the
-training loop as it was before the fast path (plain Adam, gradients freed and
-re-faulted every step, clip always rewriting gradients, one host read per
-step); it is kept here as the baseline and as the reference of
+new ..., so the old loop sees the default allocator. The "old" loop
+(:func:`old_fit`) is the training loop as it was before the fast path and the
+shared engine (plain Adam, gradients freed and re-faulted every step, clip
+always rewriting gradients, one host read per step), written out on its own:
+it is the baseline here and the reference of
 tests/test_trainer_speed_equivalence.py. The machine may be shared: numbers
 are noisy, so the minimum of --repeats is reported. Run under nice:
 
@@ -40,39 +41,89 @@ import numpy as np
 import torch
 
 from exprbench.classification.models import MODELS
-from exprbench.classification.models._torch import keep_freed_memory
+from exprbench.classification.models._torch import EVAL_BATCH, class_weights, keep_freed_memory
+from exprbench.seeding import make_rng, seed_everything
+from exprbench.splits import group_holdout
 
 BYTES_PER_PARAMETER_STEP = 44
 FIT_FRACTION = 0.8  # early_stopping_fraction 0.2 of the samples is held out
 
 
-def old_loop(model_class):
-    """``model_class`` with the training step as it was before the fast path."""
+class OldFit:
+    """What :func:`old_fit` learned, named as a fitted classifier names it."""
 
-    class OldLoop(model_class):
-        def _prepare_training(self, network):
-            return torch.optim.Adam(network.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+    def __init__(self, network, history, best_epoch, seconds, step_times):
+        self.network_, self.history_, self.best_epoch_ = network, history, best_epoch
+        self.n_epochs_, self.fit_seconds_, self.step_times_ = len(history), seconds, step_times
 
-        def _train_epoch(self, network, optimizer, scaler, loss_fn, X, y, shuffler):
-            network.train()
-            order = torch.randperm(len(y), generator=shuffler).to(X.device)
-            total, seen = 0.0, 0
-            for start in range(0, len(y), self.batch_size):
-                batch = order[start : start + self.batch_size]
-                if len(batch) < 2:
-                    continue
-                optimizer.zero_grad(set_to_none=True)
-                loss = loss_fn(network(X[batch]), y[batch])
-                loss.backward()
-                if self.clip_grad_norm:
-                    torch.nn.utils.clip_grad_norm_(network.parameters(), self.clip_grad_norm)
-                optimizer.step()
-                total += float(loss.detach()) * len(batch)
-                seen += len(batch)
-            return total / max(seen, 1)
+    @torch.no_grad()
+    def decision_function(self, X) -> np.ndarray:
+        X = torch.as_tensor(np.asarray(X, dtype=np.float32))
+        return torch.cat([self.network_.eval()(X[i : i + EVAL_BATCH])
+                          for i in range(0, len(X), EVAL_BATCH)]).float().numpy()
 
-    OldLoop.__name__ = f"Old{model_class.__name__}"
-    return OldLoop
+
+def old_fit(model, X, y, groups=None) -> OldFit:
+    """``model`` (an unfitted classifier: its network, loss and settings) trained
+    on the CPU by the loop as it was before the shared engine and the fast path:
+    plain Adam, gradients freed and re-faulted every step, clipping that always
+    rewrites the gradients, one host read of the loss per step. A stand-alone
+    copy, so the engine is compared with a different implementation."""
+    params = model.get_params()
+    learning_rate = params["learning_rate"] if "learning_rate" in params else params["lr"]
+    y = np.asarray(y)
+    classes = np.unique(y)
+    codes = np.searchsorted(classes, y)
+    groups = np.arange(len(y)) if groups is None else np.asarray(groups)
+    seed_everything(model.random_state)
+    X = torch.as_tensor(np.asarray(X, dtype=np.float32))
+    fit_idx, stop_idx = group_holdout(groups, model.early_stopping_fraction, make_rng(model.random_state, "holdout"))
+    if stop_idx.size == 0:
+        fit_idx, stop_idx = np.arange(len(y)), np.arange(len(y))
+    labels = torch.as_tensor(codes, dtype=torch.long)
+    X_fit, y_fit = X[torch.as_tensor(fit_idx)], labels[torch.as_tensor(fit_idx)]
+    X_stop, y_stop = X[torch.as_tensor(stop_idx)], labels[torch.as_tensor(stop_idx)]
+    weight = torch.as_tensor(class_weights(codes[fit_idx], len(classes)))
+    network = model.build_network(X.shape[1], len(classes))
+    loss_fn = model.build_loss(weight)
+    optimizer = torch.optim.Adam(network.parameters(), lr=learning_rate, weight_decay=model.weight_decay)
+    shuffler = torch.Generator(device="cpu").manual_seed(int(model.random_state))
+
+    best_loss, best_state, best_epoch, since_best, history, step_times = np.inf, None, None, 0, [], []
+    started = time.perf_counter()
+    for epoch in range(model.max_epochs):
+        network.train()
+        order = torch.randperm(len(y_fit), generator=shuffler)
+        total, seen = 0.0, 0
+        for start in range(0, len(y_fit), model.batch_size):
+            batch = order[start : start + model.batch_size]
+            if len(batch) < 2:  # BatchNorm cannot train on a single sample
+                continue
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(network(X_fit[batch]), y_fit[batch])
+            loss.backward()
+            if model.clip_grad_norm:
+                torch.nn.utils.clip_grad_norm_(network.parameters(), model.clip_grad_norm)
+            optimizer.step()
+            step_times.append(time.perf_counter())
+            total += float(loss.detach()) * len(batch)
+            seen += len(batch)
+        network.eval()
+        with torch.no_grad():
+            logits = torch.cat([network(X_stop[i : i + EVAL_BATCH]) for i in range(0, len(X_stop), EVAL_BATCH)])
+            stop_loss = float(loss_fn(logits, y_stop))
+        history.append({"epoch": epoch, "train_loss": total / max(seen, 1), "val_loss": stop_loss})
+        if stop_loss < best_loss:
+            best_loss, best_epoch, since_best = stop_loss, epoch, 0
+            best_state = {name: value.detach().clone() for name, value in network.state_dict().items()}
+        else:
+            since_best += 1
+            if since_best >= model.patience:
+                break
+    if best_state is None:
+        raise FloatingPointError(f"loss was never finite in {len(history)} epochs")
+    network.load_state_dict(best_state)
+    return OldFit(network.eval(), history, best_epoch, time.perf_counter() - started, step_times)
 
 
 def unfused_adam(model_class):
@@ -133,11 +184,14 @@ def one_run(model: str, loop: str, samples: int, genes: int, epochs: int, thread
     rng = np.random.default_rng(0)
     X = torch.as_tensor(rng.standard_normal((samples, genes), dtype=np.float32))
     y = rng.integers(0, 2, samples)
-    variant = {"new": lambda c: c, "old": old_loop, "unfused": unfused_adam}[loop]
-    model_class = timed_steps(variant(MODELS.get(model)))
     settings = dict(max_epochs=epochs, patience=epochs + 1, device="cpu", random_state=0)
-    model_class(**{**settings, "max_epochs": 1}).fit(X[:64], y[:64])  # first-use costs inside torch
-    fitted = model_class(**settings).fit(X, y)
+    if loop == "old":
+        old_fit(MODELS.get(model)(**{**settings, "max_epochs": 1}), X[:64], y[:64])  # first-use costs inside torch
+        fitted = old_fit(MODELS.get(model)(**settings), X, y)
+    else:
+        model_class = timed_steps({"new": lambda c: c, "unfused": unfused_adam}[loop](MODELS.get(model)))
+        model_class(**{**settings, "max_epochs": 1}).fit(X[:64], y[:64])  # first-use costs inside torch
+        fitted = model_class(**settings).fit(X, y)
     n_parameters = sum(p.numel() for p in fitted.network_.parameters())
     intervals = np.diff(fitted.step_times_)
     return {"seconds_per_epoch": fitted.fit_seconds_ / fitted.n_epochs_, "parameters": n_parameters,

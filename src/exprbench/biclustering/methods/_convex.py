@@ -215,7 +215,7 @@ class ConvexBiclusterSolver:
         return float(0.5 * (self.X - U).square().sum() + columns.penalty(U.T) + rows.penalty(U))
 
     def solve(self, gamma: float, lam: float = 0.0, tol: float = 1e-4, max_iter: int = 1000, inner_steps: int = 5,
-              check_every: int = 2, fuse_tol: float = 1e-3, warm: dict | None = None,
+              check_every: int = 5, fuse_tol: float = 1e-3, warm: dict | None = None,
               keep_history: bool = False) -> ConvexFit:
         columns, rows = self.blocks(gamma, lam)
         Xt = self.X.T.contiguous()

@@ -19,7 +19,7 @@ def starting_gamma(X: np.ndarray) -> float:
 
 
 def search_gamma(solver: ConvexBiclusterSolver, n_rows: int, n_columns: int, lam: float = 0.0,
-                 gamma0: float | None = None, refine: int = 3, max_doublings: int = 40,
+                 gamma0: float | None = None, refine: int = 2, max_doublings: int = 40,
                  **solve_options) -> tuple[float, ConvexFit, int]:
     """Returns (γ, its fit, number of fits run)."""
     gamma = gamma0 if gamma0 is not None else starting_gamma(solver.X.cpu().numpy())

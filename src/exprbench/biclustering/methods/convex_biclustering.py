@@ -21,8 +21,8 @@ class ConvexBiclustering(BiclusterMethod):
     name = "convex_biclustering"
 
     def __init__(self, n_row_clusters: int = 3, n_column_clusters: int = 3, gamma: float | None = None,
-                 k_neighbors: int = 5, phi: float = 5.0, solver: str = "ama", tol: float = 1e-4,
-                 max_iter: int = 300, inner_steps: int = 5, fuse_tol: float = 1e-3, device: str = "cpu",
+                 k_neighbors: int = 5, phi: float = 5.0, solver: str = "ama", tol: float = 1e-3,
+                 max_iter: int = 100, inner_steps: int = 5, fuse_tol: float = 1e-3, device: str = "cpu",
                  random_state: int = 0):
         self.n_row_clusters = n_row_clusters
         self.n_column_clusters = n_column_clusters

@@ -28,9 +28,9 @@ class SpaCoBi(ConvexBiclustering):
     name = "spacobi"
 
     def __init__(self, n_row_clusters: int = 3, n_column_clusters: int = 3, gamma: float | None = None,
-                 sparsity: float | None = None, sparsities: tuple = (0.05, 0.1, 0.2, 0.3),
+                 sparsity: float | None = None, sparsities: tuple = (0.1, 0.2, 0.3),
                  n_subsamples: int = 3, subsample_fraction: float = 0.7, k_neighbors: int = 5, phi: float = 5.0,
-                 solver: str = "ama", tol: float = 1e-4, max_iter: int = 300, inner_steps: int = 5,
+                 solver: str = "ama", tol: float = 1e-3, max_iter: int = 100, inner_steps: int = 5,
                  fuse_tol: float = 1e-3, device: str = "cpu", random_state: int = 0):
         super().__init__(n_row_clusters, n_column_clusters, gamma, k_neighbors, phi, solver, tol, max_iter,
                          inner_steps, fuse_tol, device, random_state)

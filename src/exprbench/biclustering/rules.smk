@@ -1,0 +1,149 @@
+# The biclustering family: SpaCoBi against convex, spectral and k-means biclustering
+# on planted checkerboards and stored datasets. One job per (experiment, method,
+# seed); see docs/biclustering.md.
+import re
+
+from exprbench.biclustering.figures import PLANTED_KINDS, STORE_KINDS
+from exprbench.biclustering.settings import jobs as biclustering_jobs
+
+BIC = CFG["biclustering"]
+BIC_RESULTS = f"{RESULTS_DIR}/biclustering"
+BIC_FIGURES = f"{FIGURES_DIR}/biclustering"
+BIC_RUN = f"{BIC_RESULTS}/runs/{{experiment}}/{{method}}/seed{{seed}}"
+BIC_SUMMARY = f"{BIC_RESULTS}/summary.tsv"
+BIC_JOBS = biclustering_jobs(BIC)
+BIC_PLANTED = [name for name, e in BIC["experiments"].items() if e["planted"] is not None]
+BIC_STORE = [name for name, e in BIC["experiments"].items() if e["planted"] is None]
+
+
+def bic_names(names):
+    # Experiment names for a wildcard constraint; a pattern that matches nothing when empty.
+    return "|".join(map(re.escape, names)) or "(?!)"
+
+
+def bic_dataset(wildcards):
+    dataset = BIC["experiments"][wildcards.experiment]["dataset"]
+    return [f"{DATA_DIR}/{dataset}.h5"] if dataset else []
+
+
+def bic_dataset_option(wildcards, input):
+    return f"--dataset-file {input.data[0]}" if input.data else ""
+
+
+def bic_heatmaps(wildcards):
+    return [f"{BIC_RUN}/heatmap.npz".format(**job) for job in BIC_JOBS if job["experiment"] == wildcards.experiment]
+
+
+BIC_TARGETS = [BIC_SUMMARY] + [
+    f"{BIC_FIGURES}/{name}_{kind}.{ext}"
+    for names, kinds in ((BIC_PLANTED, PLANTED_KINDS), (BIC_STORE, STORE_KINDS))
+    for name in names
+    for kind in kinds
+    for ext in ("png", "svg")
+]
+
+
+rule biclustering_fit:
+    input:
+        data=bic_dataset,
+    output:
+        metrics=f"{BIC_RUN}/metrics.tsv",
+        record=f"{BIC_RUN}/fit.json",
+        heatmap=f"{BIC_RUN}/heatmap.npz",
+    params:
+        experiment=lambda w: json.dumps(BIC["experiments"][w.experiment], sort_keys=True),
+        dataset=bic_dataset_option,
+        device=BIC["device"],
+        job_keys=job_keys,
+    wildcard_constraints:
+        experiment="[^/]+",
+        method="[^/]+",
+        seed=r"\d+",
+    threads: BIC["threads"]
+    retries: FAMILY_RETRIES
+    resources:
+        **heavy_resources(
+            BIC["resources"]["mem_mb"],
+            BIC["resources"]["runtime"],
+            gpus_per_fit(CFG["gpus_per_fit"], BIC["device"], LOCAL_GPUS),
+        ),
+    log:
+        "logs/biclustering/{experiment}/{method}/seed{seed}.log",
+    benchmark:
+        family_benchmark("biclustering", "{experiment}/{method}/seed{seed}")
+    conda:
+        CONDA_ENV
+    shell:
+        guarded(
+            "exprbench bicluster-fit --experiment {params.experiment:q} --method {wildcards.method} "
+            "--seed {wildcards.seed} {params.dataset} --device {params.device} --threads {threads} "
+            "--metrics {output.metrics} --record {output.record} --heatmap {output.heatmap}",
+            "biclustering",
+        )
+
+
+rule biclustering_summarize:
+    localrule: True
+    input:
+        [f"{BIC_RUN}/metrics.tsv".format(**j) for j in BIC_JOBS],
+    output:
+        in_report(BIC_SUMMARY, "biclustering", "summary table"),
+    log:
+        "logs/biclustering/summarize.log",
+    conda:
+        CONDA_ENV
+    shell:
+        "exprbench bicluster-summarize --out {output} {input} 2> {log}"
+
+
+rule biclustering_planted_figures:
+    localrule: True
+    input:
+        summary=BIC_SUMMARY,
+        heatmaps=bic_heatmaps,
+    output:
+        [
+            in_report(f"{BIC_FIGURES}/{{experiment}}_{kind}.{ext}", "biclustering", "experiment: {experiment}", kind)
+            for kind in PLANTED_KINDS
+            for ext in ("png", "svg")
+        ],
+    params:
+        out_dir=lambda w, output: os.path.dirname(output[0]),
+        kinds=" ".join(PLANTED_KINDS),
+    wildcard_constraints:
+        experiment=bic_names(BIC_PLANTED),
+    log:
+        "logs/biclustering/figures_{experiment}.log",
+    conda:
+        CONDA_ENV
+    shell:
+        "exprbench bicluster-figures --summary {input.summary} --experiment {wildcards.experiment} "
+        "--kinds {params.kinds} --out-dir {params.out_dir} --heatmaps {input.heatmaps} 2> {log}"
+
+
+rule biclustering_store_figures:
+    localrule: True
+    input:
+        summary=BIC_SUMMARY,
+        heatmaps=bic_heatmaps,
+    output:
+        [
+            in_report(f"{BIC_FIGURES}/{{experiment}}_{kind}.{ext}", "biclustering", "experiment: {experiment}", kind)
+            for kind in STORE_KINDS
+            for ext in ("png", "svg")
+        ],
+    params:
+        out_dir=lambda w, output: os.path.dirname(output[0]),
+        kinds=" ".join(STORE_KINDS),
+    wildcard_constraints:
+        experiment=bic_names(BIC_STORE),
+    log:
+        "logs/biclustering/figures_{experiment}.log",
+    conda:
+        CONDA_ENV
+    shell:
+        "exprbench bicluster-figures --summary {input.summary} --experiment {wildcards.experiment} "
+        "--kinds {params.kinds} --out-dir {params.out_dir} --heatmaps {input.heatmaps} 2> {log}"
+
+
+FAMILY_OUTPUTS["biclustering"] = {"summary": BIC_SUMMARY, "targets": BIC_TARGETS}

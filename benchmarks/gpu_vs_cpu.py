@@ -23,7 +23,7 @@ from exprbench.sources import SOURCES
 
 def timed_fit(model_class, X_train, y_train, X_val, device, epochs, threads):
     torch.set_num_threads(threads)
-    model = model_class(device=device, max_epochs=epochs, patience=epochs + 1, lr=1e-3, random_state=0)
+    model = model_class(device=device, max_epochs=epochs, patience=epochs + 1, learning_rate=1e-3, random_state=0)
     model.fit(X_train[:64], y_train[:64])  # warm-up: CUDA context and kernels
     if device == "cuda":
         torch.cuda.synchronize()

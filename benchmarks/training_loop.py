@@ -76,7 +76,7 @@ def main() -> None:
     X = rng.standard_normal((args.samples, args.genes), dtype=np.float32)
     y = rng.integers(0, 2, args.samples)
 
-    ours = MODELS.get(args.model)(max_epochs=args.epochs, patience=args.epochs + 1, lr=1e-4, device="cpu")
+    ours = MODELS.get(args.model)(max_epochs=args.epochs, patience=args.epochs + 1, learning_rate=1e-4, device="cpu")
     ours.fit(X[:50], y[:50])  # warm-up: first-use imports inside torch
     started = time.perf_counter()
     ours.fit(X, y)

@@ -133,7 +133,7 @@ def unfused_adam(model_class):
     class UnfusedAdam(model_class):
         def _prepare_training(self, network):
             keep_freed_memory()
-            return torch.optim.Adam(network.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+            return torch.optim.Adam(network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
 
     return UnfusedAdam
 

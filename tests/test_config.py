@@ -124,12 +124,38 @@ def test_missing_required_task_key():
 def test_bad_model_file_is_named(tmp_path):
     models = tmp_path / "models"
     models.mkdir()
-    (models / "lr.yaml").write_text(yaml.safe_dump({"estimator": "logistic_regression", "params": {"learning_rate": 1}}))
+    (models / "lr.yaml").write_text(yaml.safe_dump({"estimator": "logistic_regression", "params": {"learning_rte": 1}}))
     config = base_config()
     config["model_dir"] = str(models)
     config["tasks"]["t"]["models"] = ["lr"]
     err = error_for(config)
-    assert err.file == str(models / "lr.yaml") and err.key == "params.learning_rate" and "lr" in err.allowed
+    assert err.file == str(models / "lr.yaml") and err.key == "params.learning_rte" and "learning_rate" in err.allowed
+
+
+def test_bad_model_param_value_is_refused(tmp_path):
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "lr.yaml").write_text(yaml.safe_dump({"estimator": "logistic_regression", "params": {"learning_rate": -1}}))
+    config = base_config()
+    config["model_dir"] = str(models)
+    config["tasks"]["t"]["models"] = ["lr"]
+    err = error_for(config)
+    assert str(err) == f"{models / 'lr.yaml'}: params.learning_rate: -1 is out of range; it must be > 0"
+
+
+def test_old_model_param_name_still_works(tmp_path):
+    from exprbench.params import RenamedKeyWarning
+
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "lr.yaml").write_text(yaml.safe_dump({"estimator": "logistic_regression", "params": {"lr": 0.01},
+                                                    "search": {"lr": {"log_uniform": [1e-4, 1e-2]}}}))
+    config = base_config()
+    config["model_dir"] = str(models)
+    config["tasks"]["t"]["models"] = ["lr"]
+    with pytest.warns(RenamedKeyWarning, match=r"lr.yaml: params.lr is deprecated; use params.learning_rate"):
+        spec = resolve(config)["models"]["lr"]
+    assert spec["params"] == {"learning_rate": 0.01} and list(spec["search"]) == ["learning_rate"]
 
 
 def test_load_reports_yaml_syntax_and_missing_file(tmp_path):

@@ -50,7 +50,7 @@ def test_same_config_and_seed_give_identical_results(tmp_path):
     pd.testing.assert_frame_equal(metrics_a.drop(columns=TIMING), metrics_b.drop(columns=TIMING))
     pd.testing.assert_frame_equal(predictions_a, predictions_b)
     _, (metrics_c, _) = run_job(config, path, seed=1)
-    assert not metrics_a["n_val"].equals(metrics_c["n_val"]) or not metrics_a["lr"].equals(metrics_c["lr"])
+    assert not metrics_a["n_val"].equals(metrics_c["n_val"]) or not metrics_a["learning_rate"].equals(metrics_c["learning_rate"])
 
 
 def test_metrics_have_the_summary_columns(tmp_path):
@@ -176,7 +176,7 @@ def test_pretraining_runs_once_per_problem_and_equals_pretraining_per_fraction(t
     problem = _Problem(job, X, y, samples["study"].astype(str).to_numpy(), samples["sample_id"].to_numpy(), classes, None)
     sets = problem.sets()
     features = problem.features(sets)
-    best = {"lr": metrics["lr"].iloc[0], "weight_decay": metrics["weight_decay"].iloc[0]}
+    best = {"learning_rate": metrics["learning_rate"].iloc[0], "weight_decay": metrics["weight_decay"].iloc[0]}
     subsets = nested_subsets(len(sets["train"]), [0.5, 0.75, 1.0], make_rng(0, "t", "fractions", 0, ""))
     for fraction, subset in zip([0.5, 0.75, 1.0], subsets):
         model = problem.new_model(**best, random_state=problem.fit_seed(fraction, sets), warm_start=True)

@@ -8,7 +8,7 @@ from exprbench.metrics import balanced_accuracy
 from exprbench.classification.models import MODELS
 from conftest import separable_problem
 
-FAST = {"max_epochs": 30, "lr": 1e-2, "device": "cpu"}
+FAST = {"max_epochs": 30, "learning_rate": 1e-2, "device": "cpu"}
 
 
 @pytest.fixture(params=MODELS.names())
@@ -63,7 +63,7 @@ def test_patience_counter_resets_on_improvement():
     """Stops only after ``patience`` epochs in a row without a better holdout loss."""
     model_class = MODELS.get("logistic_regression")
     X, y = separable_problem(n=80)
-    model = model_class(max_epochs=50, patience=3, lr=1e-3, device="cpu").fit(X, y)
+    model = model_class(max_epochs=50, patience=3, learning_rate=1e-3, device="cpu").fit(X, y)
     losses = [h["val_loss"] for h in model.history_]
     best, since = np.inf, 0
     for loss in losses[:-1]:

@@ -21,7 +21,7 @@ except rdata.RUnavailableError as err:
 MODEL_DIR = Path(__file__).resolve().parents[1] / "config" / "models"
 # At lr 0.1 one epoch already fits the training part's class gap, so early stopping
 # cannot hide a class gap that the training and validation sets share.
-FAST_LR = {"params": {"lr": 0.1, "weight_decay": 1e-4, "batch_size": 16, "max_epochs": 50, "patience": 7},
+FAST_LR = {"params": {"learning_rate": 0.1, "weight_decay": 1e-4, "batch_size": 16, "max_epochs": 50, "patience": 7},
            "search": {"weight_decay": {"log_uniform": [1e-6, 1e-4]}}}
 
 

@@ -34,7 +34,7 @@ def small_problem(n=160, genes=60):
 def test_fast_loop_matches_old_loop(model):
     X, y = small_problem()
     groups = np.arange(len(y)) // 4
-    settings = dict(max_epochs=12, patience=3, device="cpu", random_state=7, lr=3e-3)
+    settings = dict(max_epochs=12, patience=3, device="cpu", random_state=7, learning_rate=3e-3)
     new = MODELS.get(model)(**settings).fit(X, y, groups=groups)
     old = old_fit(MODELS.get(model)(**settings), X, y, groups)
     assert not isinstance(old, MODELS.get(model))  # a different implementation, not the engine again

@@ -250,7 +250,7 @@ class _Problem:
             "n_train": len(y_fit), "n_val": len(val), "n_genes": int(features["train"].shape[1]),
             "accuracy": accuracy(y_val, predicted), "balanced_accuracy": balanced_accuracy(y_val, predicted),
             "baseline_balanced_accuracy": majority_baseline(y_fit, y_val),
-            "lr": params["lr"], "weight_decay": params["weight_decay"],
+            "learning_rate": params["learning_rate"], "weight_decay": params["weight_decay"],
             "epochs": model.n_epochs_, "best_epoch": model.best_epoch_,
             "fit_seconds": round(model.fit_seconds_, 3), "device": str(model.device_),
             "status": "ok", "error": "",

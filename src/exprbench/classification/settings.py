@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from ..config import ConfigError, did_you_mean, load_schema, merge, validate_against
+from ..params import check_bounds, check_params, translate_renamed
 from ..sources import SOURCES
 from .models import MODELS
 
@@ -30,12 +31,17 @@ def load_model_spec(name: str, model_dir: Path, config_file) -> dict:
         available = sorted(p.stem for p in model_dir.glob("*.yaml"))
         raise ConfigError(config_file, "models", f"no model file {path}{did_you_mean(name, available)}", available)
     spec = yaml.safe_load(path.read_text()) or {}
+    named = spec.get("estimator") if isinstance(spec, dict) else None
+    estimator = MODELS.get(named) if isinstance(named, str) and named in MODELS.names() else None
+    if estimator is not None:  # old parameter names (lr) become new ones before validation
+        known = set(estimator().get_params())
+        for section in ("params", "search"):
+            if isinstance(spec.get(section), dict):
+                spec[section] = translate_renamed(spec[section], known, path, section)
     validate_against(spec, load_schema("exprbench.classification/model.schema.yaml"), path)
     spec = {"params": {}, "search": {}, "resources": {}, **spec, "name": name}
-    try:
-        estimator = MODELS.get(spec["estimator"])
-    except KeyError:
-        raise ConfigError(path, "estimator", f"unknown estimator {spec['estimator']!r}", MODELS.names()) from None
+    if estimator is None:
+        raise ConfigError(path, "estimator", f"unknown estimator {spec['estimator']!r}", MODELS.names())
     known = set(estimator().get_params())
     for section in ("params", "search"):
         for param in spec[section]:
@@ -46,6 +52,8 @@ def load_model_spec(name: str, model_dir: Path, config_file) -> dict:
         (kind, bounds), = dist.items()
         if kind != "choice" and bounds[0] > bounds[1]:
             raise ConfigError(path, f"search.{param}.{kind}", f"lower bound {bounds[0]} exceeds upper bound {bounds[1]}")
+        check_bounds(estimator, param, bounds, path, f"search.{param}.{kind}")
+    check_params(estimator, spec["params"], path, "params")
     return spec
 
 

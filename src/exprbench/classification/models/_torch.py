@@ -26,6 +26,7 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from ...devices import as_device_tensor, resolve_device
+from ...params import BOOLEAN, DEVICE, SEED, Real, accept_renamed, at_least, between, positive
 from ...seeding import make_rng
 from ...splits import group_holdout
 from ...training import Engine, Monitor, TensorBatches, seed_training
@@ -67,9 +68,24 @@ def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
 class TorchClassifier(ClassifierMixin, BaseEstimator):
     """Base for torch classifiers; subclasses build the network and the loss."""
 
+    _parameter_constraints = {
+        "learning_rate": [positive()],
+        "weight_decay": [at_least(0, Real)],
+        "batch_size": [at_least(1)],
+        "max_epochs": [at_least(1)],
+        "patience": [at_least(1)],
+        "clip_grad_norm": [at_least(0, Real), None],  # 0 or null: no clipping
+        "early_stopping_fraction": [between(0, 1, closed="left")],
+        "device": [DEVICE],
+        "mixed_precision": [BOOLEAN],
+        "warm_start": [BOOLEAN],
+        "random_state": [SEED],
+    }
+    _test_params = {"max_epochs": 2, "batch_size": 8, "patience": 2, "device": "cpu"}
+
     def __init__(
         self,
-        lr: float = 1e-3,
+        learning_rate: float = 1e-3,
         weight_decay: float = 0.0,
         batch_size: int = 16,
         max_epochs: int = 50,
@@ -80,8 +96,9 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         mixed_precision: bool = False,
         warm_start: bool = False,
         random_state: int = 0,
+        **renamed,
     ):
-        self.lr = lr
+        self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.batch_size = batch_size
         self.max_epochs = max_epochs
@@ -92,6 +109,18 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         self.mixed_precision = mixed_precision
         self.warm_start = warm_start
         self.random_state = random_state
+        accept_renamed(self, renamed)  # lr=: callers written before the rename
+
+    @classmethod
+    def _test_data(cls, rng):
+        X = rng.normal(size=(40, 12)).astype(np.float32)
+        y = np.repeat(np.array(["a", "b", "c", "d"]), 10)
+        X[:, 0] += np.searchsorted(np.unique(y), y)
+        return (X, y), {}
+
+    def _test_outputs(self, data):
+        (X, _), _ = data
+        return self.decision_function(X)
 
     def build_network(self, n_features: int, n_classes: int) -> torch.nn.Module:
         raise NotImplementedError
@@ -162,7 +191,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         balanced accuracy; CPU results stay identical to the plain loop instead."""
         keep_freed_memory()
         fused = True if self.device_.type == "cuda" else None
-        return torch.optim.Adam(network.parameters(), lr=self.lr, weight_decay=self.weight_decay, fused=fused)
+        return torch.optim.Adam(network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay, fused=fused)
 
     @torch.no_grad()
     def _loss(self, network, loss_fn, X, y) -> float:

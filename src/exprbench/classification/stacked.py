@@ -162,7 +162,7 @@ def fit_stacked(estimators, X, y, row_sets, *, groups=None, classes=None, correc
                 compile_steps: bool | str = False) -> list:
     """Fit each ``estimators[k]`` on rows ``row_sets[k]`` of ``X`` (labels ``y``,
     ``groups``), as ``estimators[k].fit(X[rows], y[rows], classes=, groups=,
-    correct=)`` would; fits sharing a batch size train stacked. Returns the
+    correct=)`` would; fits of one class and batch size train stacked. Returns the
     estimators, fitted (``network_``, ``history_``, ``best_epoch_``, ...)."""
     if len(estimators) != len(row_sets):
         raise ValueError(f"{len(estimators)} estimators but {len(row_sets)} row sets")
@@ -174,10 +174,10 @@ def fit_stacked(estimators, X, y, row_sets, *, groups=None, classes=None, correc
             raise ValueError(f"max_epochs must be at least 1, got {_param(estimator, 'max_epochs', 'epochs')}")
     device = resolve_device(estimators[0].device) if estimators else torch.device("cpu")
     X = as_device_tensor(X, device)
-    by_batch = defaultdict(list)
+    by_shape = defaultdict(list)  # one stacked model per network class and batch size
     for k, estimator in enumerate(estimators):
-        by_batch[int(estimator.batch_size)].append(k)
-    for batch_size, members in by_batch.items():
+        by_shape[type(estimator), int(estimator.batch_size)].append(k)
+    for (_, batch_size), members in by_shape.items():
         blocks = ([], [])
         fits = [_prepare(estimators[k], X, y, np.asarray(row_sets[k]), groups, classes, correct, blocks)
                 for k in members]
@@ -381,10 +381,12 @@ class StackedTraining:
                         fit.done = True
                 if epoch + 1 >= int(_param(fit.estimator, "max_epochs", "epochs")):
                     fit.done = True
-            if improved:
-                keep = torch.as_tensor(improved, device=self.device)
+            if improved:  # a select, not index_copy_ (no deterministic CUDA kernel)
+                keep = torch.zeros(len(self.fits), dtype=torch.bool)
+                keep[improved] = True
+                keep = keep.to(self.device)
                 for best, p in zip(self.best_state, self.params):
-                    best.index_copy_(0, keep, p.detach().index_select(0, keep))
+                    best.copy_(torch.where(keep.view((-1,) + (1,) * (p.dim() - 1)), p.detach(), best))
         self._finish(time.perf_counter() - started)
 
     def _finish(self, seconds: float) -> None:

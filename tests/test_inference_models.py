@@ -18,11 +18,11 @@ torch.set_num_threads(1)
 TOY_PARAMS = {
     "lsr": {"penalty": "l2", "alpha": 1.0},
     "knn": {"n_neighbors": 5},
-    "dgex": {"n_hidden_layers": 1, "hidden_size": 64, "dropout": 0.0, "learning_rate": 0.01, "epochs": 25,
+    "dgex": {"n_hidden_layers": 1, "hidden_size": 64, "dropout": 0.0, "learning_rate": 0.01, "max_epochs": 25,
              "batch_size": 20, "device": "cpu"},
-    "dense": {"hidden_sizes": [64, 64], "dropout": 0.0, "learning_rate": 3e-3, "epochs": 25, "batch_size": 20,
+    "dense": {"hidden_sizes": [64, 64], "dropout": 0.0, "learning_rate": 3e-3, "max_epochs": 25, "batch_size": 20,
               "reg_loss": "l2", "device": "cpu"},
-    "deep_lsmtl": {"hidden_sizes": [64, 64], "dropout": 0.0, "learning_rate": 3e-3, "epochs": 25,
+    "deep_lsmtl": {"hidden_sizes": [64, 64], "dropout": 0.0, "learning_rate": 3e-3, "max_epochs": 25,
                    "batch_size": 20, "latent_dim": 4, "reg_loss": "l2", "device": "cpu"},
 }
 for _name, _own in {"deep_go_mtl": {"n_latent_tasks": 4}, "deep_cnmtl": {"n_clusters": 3},
@@ -62,7 +62,7 @@ def test_model_recovers_planted_low_rank_map_deterministically(name, toy):
 @pytest.mark.parametrize("name", INFERENCE_MODELS.names())
 def test_model_trains_from_a_batch_source(name, toy):
     X, Y, *_ = toy
-    model = INFERENCE_MODELS.get(name)(**{**TOY_PARAMS[name], "epochs": 1} if "epochs" in TOY_PARAMS[name]
+    model = INFERENCE_MODELS.get(name)(**{**TOY_PARAMS[name], "max_epochs": 1} if "max_epochs" in TOY_PARAMS[name]
                                        else TOY_PARAMS[name])
     model.fit(ArrayBatches(X, Y, batch_size=50))
     assert model.predict(X[:3]).shape == (3, Y.shape[1])
@@ -85,7 +85,7 @@ def test_least_squares_l2_matches_ridge_and_plain_matches_lstsq(toy):
 
 def test_dgex_scales_later_weights_and_decays_when_training_mae_rises(toy):
     X, Y, *_ = toy
-    model = INFERENCE_MODELS.get("dgex")(n_hidden_layers=2, hidden_size=8, epochs=1, batch_size=50, device="cpu",
+    model = INFERENCE_MODELS.get("dgex")(n_hidden_layers=2, hidden_size=8, max_epochs=1, batch_size=50, device="cpu",
                                          output_heads=1).fit(X, Y)
     assert model.learning_rates_[0] in (3e-4, 3e-4 * 0.9)  # two hidden layers: D-GEX's 3e-4
     first, later = model.optimizers_[0].param_groups
@@ -105,7 +105,7 @@ def test_dgex_scales_later_weights_and_decays_when_training_mae_rises(toy):
 
 def test_dgex_default_is_two_half_networks_each_decaying_on_its_own_training_mae(toy):
     X, Y, *_ = toy
-    model = INFERENCE_MODELS.get("dgex")(n_hidden_layers=1, hidden_size=8, epochs=1, batch_size=50,
+    model = INFERENCE_MODELS.get("dgex")(n_hidden_layers=1, hidden_size=8, max_epochs=1, batch_size=50,
                                          device="cpu").fit(X, Y)
     halves = model.network_.networks
     assert len(halves) == 2 and [h.output.out_features for h in halves] == [12, 12]
@@ -126,7 +126,7 @@ def test_dgex_default_is_two_half_networks_each_decaying_on_its_own_training_mae
 
 def test_dgex_halves_are_independent_and_keep_their_own_best_epoch(toy):
     X, Y, Xv, Yv, Xt, _ = toy
-    params = {"n_hidden_layers": 1, "hidden_size": 32, "dropout": 0.0, "learning_rate": 0.01, "epochs": 12,
+    params = {"n_hidden_layers": 1, "hidden_size": 32, "dropout": 0.0, "learning_rate": 0.01, "max_epochs": 12,
               "batch_size": 20, "device": "cpu"}
     model = INFERENCE_MODELS.get("dgex")(**params).fit(X, Y, validation=(Xv, Yv))
     # Second half's targets replaced by noise: it learns nothing, decays and selects differently,
@@ -193,7 +193,7 @@ def test_relation_network_sees_only_unmasked_entries_during_training(toy, monkey
         return masks[-1]
 
     monkeypatch.setattr(lsmtl_module, "task_mask", recording_mask)
-    model = INFERENCE_MODELS.get("deep_lsmtl")(hidden_sizes=[16], latent_dim=3, epochs=1, batch_size=100,
+    model = INFERENCE_MODELS.get("deep_lsmtl")(hidden_sizes=[16], latent_dim=3, max_epochs=1, batch_size=100,
                                                relation_target=target, device="cpu")
     original_forward = RelationNetwork.forward
 
@@ -212,12 +212,12 @@ def test_relation_network_sees_only_unmasked_entries_during_training(toy, monkey
 @pytest.mark.parametrize("schedule", ["alternate", "pretrain_relation"])
 def test_deep_lsmtl_schedules_train(toy, schedule):
     X, Y, Xv, Yv, *_ = toy
-    model = INFERENCE_MODELS.get("deep_lsmtl")(hidden_sizes=[16], latent_dim=3, epochs=2, batch_size=50,
+    model = INFERENCE_MODELS.get("deep_lsmtl")(hidden_sizes=[16], latent_dim=3, max_epochs=2, batch_size=50,
                                                schedule=schedule, relation_pretrain_epochs=1, device="cpu")
     model.fit(X, Y, validation=(Xv, Yv))
     assert np.isfinite(model.history_[-1]["val_mae"]) and len(model.history_) == 2
     with pytest.raises(ValueError, match="schedule"):
-        INFERENCE_MODELS.get("deep_lsmtl")(schedule="later", epochs=1).fit(X, Y)
+        INFERENCE_MODELS.get("deep_lsmtl")(schedule="later", max_epochs=1).fit(X, Y)
 
 
 def planted_tanh_low_rank(n=300, p=30, q=300, rank=5, noise=0.6, seed=0):
@@ -238,7 +238,7 @@ def _concordance(truth, prediction):
 
 def test_deep_lsmtl_is_at_least_as_good_as_its_dense_base_network_and_does_not_collapse():
     X, Y, Xv, Yv, Xt, Yt = planted_tanh_low_rank()
-    shared = {"hidden_sizes": [64, 64], "dropout": 0.1, "learning_rate": 3e-3, "epochs": 30, "batch_size": 32,
+    shared = {"hidden_sizes": [64, 64], "dropout": 0.1, "learning_rate": 3e-3, "max_epochs": 30, "batch_size": 32,
               "device": "cpu", "random_state": 0}
 
     def scores(name, **params):
@@ -260,7 +260,7 @@ def test_deep_lsmtl_is_at_least_as_good_as_its_dense_base_network_and_does_not_c
 
 def test_comparators_parameterise_their_task_relations(toy):
     X, Y, *_ = toy
-    small = {"hidden_sizes": [8], "epochs": 1, "batch_size": 100, "device": "cpu"}
+    small = {"hidden_sizes": [8], "max_epochs": 1, "batch_size": 100, "device": "cpu"}
     go = INFERENCE_MODELS.get("deep_go_mtl")(n_latent_tasks=2, **small).fit(X, Y)
     assert torch.linalg.matrix_rank(go.task_weights().detach()) <= 2  # W = S L with 2 latent tasks
     amtl = INFERENCE_MODELS.get("deep_amtl")(**small).fit(X, Y)

@@ -25,9 +25,9 @@ def tiny_models(tmp_path):
     specs = {
         "lsr": {"estimator": "lsr", "params": {"penalty": "l2"}, "grid": {"alpha": [0.1, 10.0]}},
         "knn": {"estimator": "knn", "params": {"n_neighbors": 3}},
-        "dgex": {"estimator": "dgex", "params": {"n_hidden_layers": 1, "hidden_size": 16, "epochs": 2,
+        "dgex": {"estimator": "dgex", "params": {"n_hidden_layers": 1, "hidden_size": 16, "max_epochs": 2,
                                                  "batch_size": 16, "learning_rate": 0.01}},
-        "deep_lsmtl": {"estimator": "deep_lsmtl", "params": {"hidden_sizes": [16], "latent_dim": 3, "epochs": 2,
+        "deep_lsmtl": {"estimator": "deep_lsmtl", "params": {"hidden_sizes": [16], "latent_dim": 3, "max_epochs": 2,
                                                              "batch_size": 16}},
     }
     for name, spec in specs.items():

@@ -112,7 +112,8 @@ def describe(constraint) -> str:
     if constraint == "boolean":
         return "true or false"
     if isinstance(constraint, type):
-        return {list: "a list", tuple: "a list", dict: "a mapping", str: "a string"}.get(constraint, constraint.__name__)
+        words = {list: "a list", tuple: "a list", dict: "a mapping", str: "a string"}
+        return words.get(constraint, constraint.__name__)
     return str(constraint)
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import yaml
 
-from ..config import (ConfigError, check_dataset, did_you_mean, load_schema, merge, validate_against,
-                      validate_section)
+from ..config import ConfigError, check_dataset, did_you_mean, load_schema, merge, validate_against, validate_section
+from ..params import check_bounds, check_params, translate_renamed
 from .models import INFERENCE_MODELS
 
 SCHEMA = "exprbench.inference/schema.yaml"
@@ -49,19 +49,26 @@ def load_model_file(name: str, model_dir: Path, file, key: str = "inference.mode
         available = sorted(p.stem for p in model_dir.glob("*.yaml"))
         raise ConfigError(file, key, f"no inference model file {path}{did_you_mean(name, available)}", available)
     spec = yaml.safe_load(path.read_text()) or {}
+    named = spec.get("estimator") if isinstance(spec, dict) else None
+    estimator = INFERENCE_MODELS.get(named) if isinstance(named, str) and named in INFERENCE_MODELS.names() else None
+    if estimator is not None:  # old parameter names (epochs) become new ones before validation
+        known = set(estimator().get_params())
+        for key in ("params", "grid"):
+            if isinstance(spec.get(key), dict):
+                spec[key] = translate_renamed(spec[key], known, path, key)
     schema = _schema()
     validate_against(spec, {**schema["$defs"]["model_file"], "$defs": schema["$defs"]}, path)
     spec = {"params": {}, "grid": {}, "resources": {}, "description": "", **spec, "name": name}
-    try:
-        estimator = INFERENCE_MODELS.get(spec["estimator"])
-    except KeyError:
-        raise ConfigError(path, "estimator", f"unknown estimator {spec['estimator']!r}",
-                          INFERENCE_MODELS.names()) from None
+    if estimator is None:
+        raise ConfigError(path, "estimator", f"unknown estimator {spec['estimator']!r}", INFERENCE_MODELS.names())
     known = set(estimator().get_params())
     for key in ("params", "grid"):
         for param in spec[key]:
             if param not in known:
                 raise ConfigError(path, f"{key}.{param}", f"not a parameter of {spec['estimator']}", sorted(known))
+    check_params(estimator, spec["params"], path, "params")
+    for param, values in spec["grid"].items():
+        check_bounds(estimator, param, values, path, f"grid.{param}")
     return spec
 
 

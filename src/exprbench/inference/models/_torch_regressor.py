@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from ...devices import resolve_device
 from ...training import Engine, Monitor, StreamedBatches, seed_training
 from ..batches import ArrayBatches, as_batches
+from ._contract import InferenceContract
 
 EVAL_BATCH = 4096
 
@@ -43,9 +44,9 @@ def as_source(data, batch_size: int = EVAL_BATCH):
     return ArrayBatches(X, Y, batch_size)
 
 
-class TorchRegressor(RegressorMixin, BaseEstimator):
+class TorchRegressor(InferenceContract, RegressorMixin, BaseEstimator):
     """Base for the neural regressors; subclasses list their own ``__init__`` arguments
-    and must have ``epochs``, ``batch_size``, ``device``, ``random_state`` and ``verbose``."""
+    and must have ``max_epochs``, ``batch_size``, ``device``, ``random_state`` and ``verbose``."""
 
     def _build(self, n_inputs: int, n_outputs: int) -> torch.nn.Module:
         raise NotImplementedError
@@ -83,8 +84,8 @@ class TorchRegressor(RegressorMixin, BaseEstimator):
         return self.network_
 
     def fit(self, X, Y=None, *, validation=None):
-        if self.epochs < 1:
-            raise ValueError(f"epochs must be at least 1, got {self.epochs}")
+        if self.max_epochs < 1:
+            raise ValueError(f"max_epochs must be at least 1, got {self.max_epochs}")
         source = as_batches(X, Y, self.batch_size, self.random_state)
         validation = as_source(validation)
         seed_training(self.random_state)
@@ -112,19 +113,20 @@ class TorchRegressor(RegressorMixin, BaseEstimator):
         def say(record):
             if self.verbose:
                 shown = ", ".join(f"{k} {v:.4g}" for k, v in record.items() if k != "epoch")
-                print(f"{type(self).__name__} epoch {record['epoch'] + 1}/{self.epochs}: {shown} "
+                print(f"{type(self).__name__} epoch {record['epoch'] + 1}/{self.max_epochs}: {shown} "
                       f"({time.perf_counter() - started:.1f} s)", file=sys.stderr)
 
-        engine = Engine(self.device_, max_epochs=self.epochs, progress=f"{type(self).__name__} training",
+        engine = Engine(self.device_, max_epochs=self.max_epochs, progress=f"{type(self).__name__} training",
                         on_epoch=say)
         result = engine.fit(self.network_, StreamedBatches(source, self.device_),
                             train_batch=lambda batch, epoch: self._train_step(*batch, epoch, engine.step),
                             evaluate=evaluate, monitors=monitors)
         self.history_ = result.history
-        self.best_epochs_ = [self.epochs - 1 if monitor.best_epoch is None else monitor.best_epoch
+        self.best_epochs_ = [self.max_epochs - 1 if monitor.best_epoch is None else monitor.best_epoch
                              for monitor in monitors]
         # The last epoch whose parameters are kept; best_epochs_ has one per head.
         self.best_epoch_ = max(self.best_epochs_)
+        self.n_epochs_ = len(self.history_)
         self.network_.eval()
         self.fit_seconds_ = time.perf_counter() - started
         return self

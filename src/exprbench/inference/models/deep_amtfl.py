@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from . import register
+from ._contract import DENSE_CONSTRAINTS, DENSE_TEST_PARAMS, WEIGHT
 from ._mtl import MtlDenseRegressor, per_task_loss
 
 
@@ -29,11 +30,14 @@ class TaskToFeature(nn.Module):
 @register
 class DeepAmtfl(MtlDenseRegressor):
     name = "deep_amtfl"
+    _parameter_constraints = {**DENSE_CONSTRAINTS,
+                              "feature_weight": [WEIGHT], "outgoing_penalty": [WEIGHT], "task_weight_decay": [WEIGHT]}
+    _test_params = DENSE_TEST_PARAMS
 
     def __init__(self, hidden_sizes=(5000, 5000, 5000), architecture: str = "dense", negative_slope: float = 0.2,
                  dropout: float = 0.1, reg_loss: str = "l1", feature_weight: float = 1e-3,
                  outgoing_penalty: float = 0.1, task_weight_decay: float = 1e-5, learning_rate: float = 5e-4,
-                 weight_decay: float = 0.0, epochs: int = 100, batch_size: int = 200, device: str = "auto",
+                 weight_decay: float = 0.0, max_epochs: int = 100, batch_size: int = 200, device: str = "auto",
                  random_state: int = 0, verbose: bool = False):
         self.hidden_sizes = hidden_sizes
         self.architecture = architecture
@@ -45,7 +49,7 @@ class DeepAmtfl(MtlDenseRegressor):
         self.task_weight_decay = task_weight_decay
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
-        self.epochs = epochs
+        self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.device = device
         self.random_state = random_state

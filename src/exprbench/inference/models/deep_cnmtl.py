@@ -12,7 +12,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ...params import at_least
 from . import register
+from ._contract import DENSE_CONSTRAINTS, DENSE_TEST_PARAMS, WEIGHT
 from ._mtl import MtlDenseRegressor
 
 
@@ -25,11 +27,15 @@ class ClusterCentres(nn.Module):
 @register
 class DeepCnmtl(MtlDenseRegressor):
     name = "deep_cnmtl"
+    _parameter_constraints = {**DENSE_CONSTRAINTS,
+                              "n_clusters": [at_least(1)], "mean_weight": [WEIGHT], "between_weight": [WEIGHT],
+                              "within_weight": [WEIGHT]}
+    _test_params = {**DENSE_TEST_PARAMS, "n_clusters": 2}
 
     def __init__(self, hidden_sizes=(4000, 4000, 4000), architecture: str = "dense", negative_slope: float = 0.2,
                  dropout: float = 0.1, reg_loss: str = "l1", n_clusters: int = 20, mean_weight: float = 1e-4,
                  between_weight: float = 1e-4, within_weight: float = 1e-3, learning_rate: float = 5e-4,
-                 weight_decay: float = 0.0, epochs: int = 100, batch_size: int = 200, device: str = "auto",
+                 weight_decay: float = 0.0, max_epochs: int = 100, batch_size: int = 200, device: str = "auto",
                  random_state: int = 0, verbose: bool = False):
         self.hidden_sizes = hidden_sizes
         self.architecture = architecture
@@ -42,7 +48,7 @@ class DeepCnmtl(MtlDenseRegressor):
         self.within_weight = within_weight
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
-        self.epochs = epochs
+        self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.device = device
         self.random_state = random_state

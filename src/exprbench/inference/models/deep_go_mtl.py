@@ -8,7 +8,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ...params import at_least
 from . import register
+from ._contract import DENSE_CONSTRAINTS, DENSE_TEST_PARAMS, WEIGHT
 from ._mtl import MtlDenseRegressor
 
 
@@ -29,11 +31,14 @@ class FactorisedOutput(nn.Module):
 @register
 class DeepGoMtl(MtlDenseRegressor):
     name = "deep_go_mtl"
+    _parameter_constraints = {**DENSE_CONSTRAINTS,
+                              "n_latent_tasks": [at_least(1)], "sparsity": [WEIGHT], "basis_penalty": [WEIGHT]}
+    _test_params = {**DENSE_TEST_PARAMS, "n_latent_tasks": 2}
 
     def __init__(self, hidden_sizes=(8000, 8000, 8000), architecture: str = "dense", negative_slope: float = 0.2,
                  dropout: float = 0.1, reg_loss: str = "l1", n_latent_tasks: int = 100, sparsity: float = 1e-5,
                  basis_penalty: float = 1e-5, learning_rate: float = 5e-4, weight_decay: float = 0.0,
-                 epochs: int = 100, batch_size: int = 200, device: str = "auto", random_state: int = 0,
+                 max_epochs: int = 100, batch_size: int = 200, device: str = "auto", random_state: int = 0,
                  verbose: bool = False):
         self.hidden_sizes = hidden_sizes
         self.architecture = architecture
@@ -45,7 +50,7 @@ class DeepGoMtl(MtlDenseRegressor):
         self.basis_penalty = basis_penalty
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
-        self.epochs = epochs
+        self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.device = device
         self.random_state = random_state

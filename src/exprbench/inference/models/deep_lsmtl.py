@@ -37,7 +37,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ...params import Real, StrOptions, at_least, between
 from . import register
+from ._contract import DENSE_CONSTRAINTS, DENSE_TEST_PARAMS
 from ._torch_regressor import regression_loss
 from .dense import DenseRegressorBase
 
@@ -92,12 +94,22 @@ RELATION_TARGETS = ("pred_to_truth", "pred_detached", "pred", "truth", "both")
 @register
 class DeepLsmtl(DenseRegressorBase):
     name = "deep_lsmtl"
+    _parameter_constraints = {
+        **DENSE_CONSTRAINTS,
+        "mask_ratio": [between(0, 1)],
+        "latent_dim": [at_least(1)],
+        "relation_weight": [at_least(0, Real)],
+        "relation_target": [StrOptions(set(RELATION_TARGETS))],
+        "schedule": [StrOptions({"joint", "alternate", "pretrain_relation"})],
+        "relation_pretrain_epochs": [at_least(0)],
+    }
+    _test_params = {**DENSE_TEST_PARAMS, "latent_dim": 4}
 
     def __init__(self, hidden_sizes=(9000, 9000, 9000), architecture: str = "dense", negative_slope: float = 0.2,
                  dropout: float = 0.1, reg_loss: str = "l1", mask_ratio: float = 0.5, latent_dim: int = 100,
                  relation_weight: float = 0.1, relation_target: str = "pred_to_truth", schedule: str = "joint",
                  relation_pretrain_epochs: int = 5, learning_rate: float = 5e-4, weight_decay: float = 0.0,
-                 epochs: int = 100, batch_size: int = 200, device: str = "auto", random_state: int = 0,
+                 max_epochs: int = 100, batch_size: int = 200, device: str = "auto", random_state: int = 0,
                  verbose: bool = False):
         self.hidden_sizes = hidden_sizes
         self.architecture = architecture
@@ -112,7 +124,7 @@ class DeepLsmtl(DenseRegressorBase):
         self.relation_pretrain_epochs = relation_pretrain_epochs
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
-        self.epochs = epochs
+        self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.device = device
         self.random_state = random_state

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from . import register
+from ._contract import DENSE_CONSTRAINTS, DENSE_TEST_PARAMS
 from ._networks import DenseMLP
 from ._torch_regressor import TorchRegressor, regression_loss
 
@@ -29,10 +30,12 @@ class DenseRegressorBase(TorchRegressor):
 @register
 class DenseRegressor(DenseRegressorBase):
     name = "dense"
+    _parameter_constraints = DENSE_CONSTRAINTS
+    _test_params = DENSE_TEST_PARAMS
 
     def __init__(self, hidden_sizes=(9000, 9000, 9000), architecture: str = "dense", negative_slope: float = 0.2,
                  dropout: float = 0.1, reg_loss: str = "l1", learning_rate: float = 5e-4, weight_decay: float = 0.0,
-                 epochs: int = 100, batch_size: int = 200, device: str = "auto", random_state: int = 0,
+                 max_epochs: int = 100, batch_size: int = 200, device: str = "auto", random_state: int = 0,
                  verbose: bool = False):
         self.hidden_sizes = hidden_sizes
         self.architecture = architecture
@@ -41,7 +44,7 @@ class DenseRegressor(DenseRegressorBase):
         self.reg_loss = reg_loss
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
-        self.epochs = epochs
+        self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.device = device
         self.random_state = random_state

@@ -29,6 +29,7 @@ import math
 import torch
 from torch import nn
 
+from ...params import BOOLEAN, DEVICE, SEED, Options, Real, at_least, between, positive
 from . import register
 from ._torch_regressor import TorchRegressor
 
@@ -70,11 +71,30 @@ class SplitHeads(nn.Module):
 @register
 class Dgex(TorchRegressor):
     name = "dgex"
+    _parameter_constraints = {
+        "n_hidden_layers": [Options(int, {1, 2, 3})],
+        "hidden_size": [at_least(1)],
+        "dropout": [between(0, 1, closed="left")],
+        "output_heads": [Options(int, {1, 2})],
+        "learning_rate": [positive(), None],  # null: D-GEX's own schedule
+        "momentum": [between(0, 1, closed="left")],
+        "later_layer_lr_scale": [positive()],
+        "lr_decay": [between(0, 1, closed="right")],
+        "min_lr": [at_least(0, Real)],
+        "monitor_samples": [at_least(1)],
+        "max_epochs": [at_least(1)],
+        "batch_size": [at_least(1)],
+        "device": [DEVICE],
+        "random_state": [SEED],
+        "verbose": [BOOLEAN],
+    }
+    _test_params = {"n_hidden_layers": 1, "hidden_size": 8, "monitor_samples": 20, "max_epochs": 2,
+                    "batch_size": 16, "device": "cpu"}
 
     def __init__(self, n_hidden_layers: int = 3, hidden_size: int = 9000, dropout: float = 0.1,
                  output_heads: int = 2, learning_rate: float | None = None, momentum: float = 0.5,
                  later_layer_lr_scale: float = 3.0, lr_decay: float = 0.9, min_lr: float = 1e-5,
-                 monitor_samples: int = 5000, epochs: int = 200, batch_size: int = 200,
+                 monitor_samples: int = 5000, max_epochs: int = 200, batch_size: int = 200,
                  device: str = "auto", random_state: int = 0, verbose: bool = False):
         self.n_hidden_layers = n_hidden_layers
         self.hidden_size = hidden_size
@@ -86,7 +106,7 @@ class Dgex(TorchRegressor):
         self.lr_decay = lr_decay
         self.min_lr = min_lr
         self.monitor_samples = monitor_samples
-        self.epochs = epochs
+        self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.device = device
         self.random_state = random_state

@@ -7,13 +7,18 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 
+from ...params import SEED, StrOptions, at_least
 from ..batches import as_batches
 from . import register
+from ._contract import InferenceContract
 
 
 @register
-class NearestNeighbours(RegressorMixin, BaseEstimator):
+class NearestNeighbours(InferenceContract, RegressorMixin, BaseEstimator):
     name = "knn"
+    _parameter_constraints = {"n_neighbors": [at_least(1)], "weights": [StrOptions({"uniform", "distance"})],
+                              "random_state": [SEED]}
+    _test_params = {"n_neighbors": 3}
 
     def __init__(self, n_neighbors: int = 10, weights: str = "uniform", random_state: int = 0):
         self.n_neighbors = n_neighbors

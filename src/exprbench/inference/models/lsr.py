@@ -15,13 +15,18 @@ import numpy as np
 from scipy import linalg
 from sklearn.base import BaseEstimator, RegressorMixin
 
+from ...params import SEED, Real, StrOptions, at_least
 from ..batches import as_batches
 from . import register
+from ._contract import InferenceContract
 
 
 @register
-class LeastSquares(RegressorMixin, BaseEstimator):
+class LeastSquares(InferenceContract, RegressorMixin, BaseEstimator):
     name = "lsr"
+    _parameter_constraints = {"penalty": [StrOptions({"none", "l1", "l2"})], "alpha": [at_least(0, Real)],
+                              "max_iter": [at_least(1)], "random_state": [SEED]}
+    _test_params = {"penalty": "l2", "alpha": 0.1}
 
     def __init__(self, penalty: str = "none", alpha: float = 1.0, max_iter: int = 1000, random_state: int = 0):
         self.penalty = penalty

@@ -35,8 +35,7 @@ SIZES = {"full": [(1000, 5000, 2), (17000, 5000, 31)], "quick": [(300, 500, 2), 
 def estimators(model: str, n_fits: int, epochs: int, device: str) -> list:
     rng = np.random.default_rng(0)
     base = MODELS.get(model)(device=device, max_epochs=epochs, patience=epochs + 1)
-    lr = "learning_rate" if "learning_rate" in base.get_params() else "lr"
-    return [clone(base).set_params(**{lr: float(10 ** rng.uniform(-4, -2)),
+    return [clone(base).set_params(**{"learning_rate": float(10 ** rng.uniform(-4, -2)),
                                       "weight_decay": float(10 ** rng.uniform(-6, -1)), "random_state": k})
             for k in range(n_fits)]
 

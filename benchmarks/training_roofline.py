@@ -69,8 +69,6 @@ def old_fit(model, X, y, groups=None) -> OldFit:
     plain Adam, gradients freed and re-faulted every step, clipping that always
     rewrites the gradients, one host read of the loss per step. A stand-alone
     copy, so the engine is compared with a different implementation."""
-    params = model.get_params()
-    learning_rate = params["learning_rate"] if "learning_rate" in params else params["lr"]
     y = np.asarray(y)
     classes = np.unique(y)
     codes = np.searchsorted(classes, y)
@@ -86,7 +84,7 @@ def old_fit(model, X, y, groups=None) -> OldFit:
     weight = torch.as_tensor(class_weights(codes[fit_idx], len(classes)))
     network = model.build_network(X.shape[1], len(classes))
     loss_fn = model.build_loss(weight)
-    optimizer = torch.optim.Adam(network.parameters(), lr=learning_rate, weight_decay=model.weight_decay)
+    optimizer = torch.optim.Adam(network.parameters(), lr=model.learning_rate, weight_decay=model.weight_decay)
     shuffler = torch.Generator(device="cpu").manual_seed(int(model.random_state))
 
     best_loss, best_state, best_epoch, since_best, history, step_times = np.inf, None, None, 0, [], []

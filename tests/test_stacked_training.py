@@ -18,10 +18,6 @@ def toy_task(n=150, genes=40, n_classes=3, seed=5):
     return X, y, np.arange(n) // 3
 
 
-def lr_name(model):
-    return "learning_rate" if "learning_rate" in model.get_params() else "lr"
-
-
 def fits(model_name, n_fits=5):
     """Fits that differ in rows, learning rate, weight decay and seed; some stop early."""
     X, y, groups = toy_task()
@@ -30,7 +26,7 @@ def fits(model_name, n_fits=5):
     models, row_sets = [], []
     for k in range(n_fits):
         rows = np.sort(rng.choice(len(y), size=int(rng.integers(70, 130)), replace=False))
-        params = {lr_name(base): float(10 ** rng.uniform(-2.5, -1.5)),
+        params = {"learning_rate": float(10 ** rng.uniform(-2.5, -1.5)),
                   "weight_decay": [0.0, 1e-3, 1e-1][k % 3], "random_state": 11 + k}
         models.append(clone(base).set_params(**params))
         row_sets.append(rows)
@@ -78,7 +74,7 @@ def test_stacked_fits_correct_each_part_on_its_own():
 def test_nested_search_stacked_chooses_as_sequential():
     X, y, groups = toy_task()
     model = MODELS.get("logistic_regression")(device="cpu", max_epochs=8, patience=2)
-    space = {lr_name(model): {"log_uniform": [1e-3, 3e-2]}, "weight_decay": {"log_uniform": [1e-5, 1e-1]}}
+    space = {"learning_rate": {"log_uniform": [1e-3, 3e-2]}, "weight_decay": {"log_uniform": [1e-5, 1e-1]}}
     kwargs = dict(n_trials=3, inner_folds=2)
     best, trials = nested_search(model, space, X, y, groups, np.arange(3), rng=np.random.default_rng(4), **kwargs)
     best_s, trials_s = nested_search(model, space, X, y, groups, np.arange(3), rng=np.random.default_rng(4),

@@ -53,15 +53,6 @@ BETA1, BETA2, EPS = 0.9, 0.999, 1e-8  # torch.optim.Adam's defaults, as TorchCla
 MIN_ROWS = 2  # as TensorBatches: BatchNorm-free networks too skip one-row batches, to match
 
 
-def _param(estimator, *names):
-    """The first of ``names`` the estimator has (parameter names may be renamed)."""
-    params = estimator.get_params()
-    for name in names:
-        if name in params:
-            return params[name]
-    raise KeyError(f"{type(estimator).__name__} has none of {names}")
-
-
 def _layers(network: torch.nn.Module) -> list[torch.nn.Module] | None:
     modules = list(network) if isinstance(network, torch.nn.Sequential) else [network]
     if all(isinstance(m, (torch.nn.Linear, torch.nn.ReLU, torch.nn.Dropout)) for m in modules):
@@ -170,8 +161,8 @@ def fit_stacked(estimators, X, y, row_sets, *, groups=None, classes=None, correc
         reason = stackable(estimator)
         if reason is not None:
             raise ValueError(f"{type(estimator).__name__} cannot train stacked: {reason}")
-        if _param(estimator, "max_epochs", "epochs") < 1:
-            raise ValueError(f"max_epochs must be at least 1, got {_param(estimator, 'max_epochs', 'epochs')}")
+        if estimator.max_epochs < 1:
+            raise ValueError(f"max_epochs must be at least 1, got {estimator.max_epochs}")
     device = resolve_device(estimators[0].device) if estimators else torch.device("cpu")
     X = as_device_tensor(X, device)
     by_shape = defaultdict(list)  # one stacked model per network class and batch size
@@ -308,7 +299,7 @@ class StackedTraining:
         for k, (fit, order) in enumerate(zip(self.fits, orders)):
             if order is None:
                 continue
-            lr = float(_param(fit.estimator, "learning_rate", "lr"))
+            lr = float(fit.estimator.learning_rate)
             for s in range(steps[k]):
                 picked = order[s * B:(s + 1) * B]
                 batch = fit.fit_rows[picked]
@@ -351,7 +342,7 @@ class StackedTraining:
         keep_freed_memory()
         started = time.perf_counter()
         clip = self._per_fit([float(c) if c else math.inf for c in self.clip])
-        max_epochs = max(int(_param(f.estimator, "max_epochs", "epochs")) for f in self.fits)
+        max_epochs = max(int(f.estimator.max_epochs) for f in self.fits)
         for epoch in range(max_epochs):
             if all(f.done for f in self.fits):
                 break
@@ -379,7 +370,7 @@ class StackedTraining:
                     patience = fit.estimator.patience
                     if patience is not None and fit.since_best >= patience:
                         fit.done = True
-                if epoch + 1 >= int(_param(fit.estimator, "max_epochs", "epochs")):
+                if epoch + 1 >= int(fit.estimator.max_epochs):
                     fit.done = True
             if improved:  # a select, not index_copy_ (no deterministic CUDA kernel)
                 keep = torch.zeros(len(self.fits), dtype=torch.bool)

@@ -4,7 +4,6 @@ every heavy job of every family is retried, benchmarked and leaves a failure row
 import ast
 import re
 import shutil
-import textwrap
 from pathlib import Path
 
 import pandas as pd
@@ -82,113 +81,15 @@ def test_every_heavy_rule_is_retried_benchmarked_logged_and_guarded(family):
             assert directive in body, f"{family}: rule {name} lacks {directive}"
 
 
-TOY_FILES = {
-    "__init__.py": '''
-        """A throw-away family: squares numbers."""
-        from ..family import Family
-
-        FAMILY = Family(name="toy", title="toy squares")
-    ''',
-    "schema.yaml": '''
-        type: object
-        additionalProperties: false
-        required: [values]
-        properties:
-          values: {type: array, items: {type: integer}, minItems: 1}
-    ''',
-    "settings.py": '''
-        from ..config import validate_section
-
-        SCHEMA = "exprbench.toy/schema.yaml"
-
-
-        def resolve(section, config, file):
-            validate_section(section, SCHEMA, file, "toy")
-            return section
-
-
-        def labels_used(resolved):
-            return {}
-
-
-        def jobs(resolved):
-            return [{"value": value} for value in resolved["values"]]
-    ''',
-    "cli.py": '''
-        import sys
-
-        import pandas as pd
-
-
-        def _fit(args):
-            from ..atomic import write_table
-
-            if args.value == 13:
-                raise ValueError("13 is unlucky")
-            write_table(args.out, pd.DataFrame([{"value": args.value, "square": args.value ** 2, "status": "ok"}]))
-
-
-        def _summarize(args):
-            from ..atomic import write_table
-            from ..results import collect
-
-            write_table(args.out, collect(args.tables, ["value"]))
-
-
-        def add_commands(commands):
-            p = commands.add_parser("toy-fit")
-            p.add_argument("--value", type=int, required=True)
-            p.add_argument("--out", required=True)
-            p.set_defaults(func=_fit)
-            p = commands.add_parser("toy-summarize")
-            p.add_argument("--out", required=True)
-            p.add_argument("tables", nargs="+")
-            p.set_defaults(func=_summarize)
-    ''',
-    "rules.smk": '''
-        TOY = CFG["toy"]
-        TOY_RUN = f"{RESULTS_DIR}/toy/runs/{{value}}.tsv"
-
-
-        rule toy_fit:
-            output:
-                TOY_RUN,
-            params:
-                job_keys=job_keys,
-            retries: FAMILY_RETRIES
-            resources:
-                **heavy_resources(100, 1),
-            log:
-                "logs/toy/{value}.log",
-            benchmark:
-                family_benchmark("toy", "{value}")
-            shell:
-                guarded("exprbench toy-fit --value {wildcards.value} --out {output}", "toy")
-
-
-        rule toy_summarize:
-            localrule: True
-            input:
-                [TOY_RUN.format(**job) for job in exprbench_config.family("toy").jobs(TOY)],
-            output:
-                f"{RESULTS_DIR}/toy/summary.tsv",
-            shell:
-                "exprbench toy-summarize --out {output} {input}"
-
-
-        FAMILY_OUTPUTS["toy"] = {"summary": f"{RESULTS_DIR}/toy/summary.tsv", "targets": [f"{RESULTS_DIR}/toy/summary.tsv"]}
-    ''',
-}
+TEMPLATE = ROOT / "docs" / "templates" / "family"
 
 
 @pytest.mark.slow
 def test_a_new_family_is_one_subpackage_and_runs_through_snakemake(tmp_path, monkeypatch):
     src = tmp_path / "src"
     shutil.copytree(PACKAGE, src / "exprbench", ignore=shutil.ignore_patterns("__pycache__"))
-    toy = src / "exprbench" / "toy"
-    toy.mkdir()
-    for name, text in TOY_FILES.items():
-        (toy / name).write_text(textwrap.dedent(text).lstrip())
+    # The family template of docs/extending.md, as a new subpackage of a copy of the package.
+    shutil.copytree(TEMPLATE, src / "exprbench" / "toy")
     monkeypatch.setenv("PYTHONPATH", str(src))
     work = tmp_path / "work"
     work.mkdir()

@@ -199,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if os.environ.get("EXPRBENCH_FAIL_COMMAND") == args.command:
+        if args.command in os.environ.get("EXPRBENCH_FAIL_COMMAND", "").split(","):
             # Exercises the failure path of a workflow step (tests, or a dry run of a recovery).
             raise RuntimeError(f"{args.command} failed on purpose (EXPRBENCH_FAIL_COMMAND)")
         status = args.func(args)

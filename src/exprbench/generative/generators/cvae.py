@@ -86,7 +86,7 @@ class ConditionalVAE(TorchGenerator):
             nll = gaussian_nll(x_batch, recon, model.log_sd.clamp(-5, 3))
             return (nll + weight * kl_standard_normal(mu, logvar)).mean() / x_batch.shape[1]
 
-        self.history_ = train(model.parameters(), loss, (x, onehot), epochs=self.epochs, batch_size=self.batch_size,
+        self.history_ = train(model, loss, (x, onehot), epochs=self.epochs, batch_size=self.batch_size,
                               lr=self.lr, random_state=self.random_state)
         self.model_ = model.eval()
         return self

@@ -171,7 +171,7 @@ class LatentDiffusion(TorchGenerator):
             nll = gaussian_nll(x_batch, vae.decode(z), vae.log_sd.clamp(-5, 3))
             return (nll + self.beta * kl_standard_normal(mu, logvar)).mean() / x_batch.shape[1]
 
-        vae_history = train(vae.parameters(), vae_loss, (x,), epochs=self.vae_epochs, batch_size=self.batch_size,
+        vae_history = train(vae, vae_loss, (x,), epochs=self.vae_epochs, batch_size=self.batch_size,
                             lr=self.lr, random_state=self.random_state)
         self.vae_ = vae.eval()
         with torch.no_grad():
@@ -194,7 +194,7 @@ class LatentDiffusion(TorchGenerator):
             z_t = (1 - t)[:, None, None] * z0 + t[:, None, None] * z1
             return ((prior(z_t, t, c) - (z1 - z0)) ** 2).mean()
 
-        prior_history = train(prior.parameters(), prior_loss, (latent, codes), epochs=self.prior_epochs,
+        prior_history = train(prior, prior_loss, (latent, codes), epochs=self.prior_epochs,
                               batch_size=self.batch_size, lr=self.lr, random_state=self.random_state)
         self.prior_ = prior.eval()
         self.history_ = {"vae": vae_history, "prior": prior_history}

@@ -14,10 +14,10 @@ SMALL = {
     "smaf": {"n_components": 8, "n_iter": 2},
     "ksvd": {"n_components": 8, "n_iter": 2},
     "sparse_nmf": {"n_components": 8, "max_iter": 20},
-    "nn": {"hidden_sizes": [16], "epochs": 5, "learning_rates": [1e-3, 1e-2], "l2_values": [0.0], "device": "cpu"},
-    "nn_smaf": {"smaf": {"n_components": 8, "n_iter": 2}, "hidden_sizes": [16], "epochs": 5,
+    "nn": {"hidden_sizes": [16], "max_epochs": 5, "learning_rates": [1e-3, 1e-2], "l2_values": [0.0], "device": "cpu"},
+    "nn_smaf": {"smaf": {"n_components": 8, "n_iter": 2}, "hidden_sizes": [16], "max_epochs": 5,
                 "learning_rates": [1e-3], "l2_values": [0.0], "device": "cpu"},
-    "generative_prior": {"latent_dim": 3, "hidden_sizes": [16], "epochs": 3, "recovery_steps": 5, "device": "cpu"},
+    "generative_prior": {"latent_dim": 3, "hidden_sizes": [16], "max_epochs": 3, "recovery_steps": 5, "device": "cpu"},
 }
 
 

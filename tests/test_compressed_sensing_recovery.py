@@ -30,10 +30,10 @@ SETTINGS = {
     "ksvd": {"n_components": 30, "n_iter": 5},
     "sparse_nmf": {"n_components": 30},
     "smaf": {"n_components": 30, "n_iter": 5},
-    "nn": {"hidden_sizes": [64], "epochs": 150, "learning_rates": [1e-2], "device": "cpu"},
-    "nn_smaf": {"smaf": {"n_components": 30, "n_iter": 3}, "hidden_sizes": [64], "epochs": 150,
+    "nn": {"hidden_sizes": [64], "max_epochs": 150, "learning_rates": [1e-2], "device": "cpu"},
+    "nn_smaf": {"smaf": {"n_components": 30, "n_iter": 3}, "hidden_sizes": [64], "max_epochs": 150,
                 "learning_rates": [1e-2], "device": "cpu"},
-    "generative_prior": {"latent_dim": 10, "hidden_sizes": [64], "epochs": 200, "batch_size": 64,
+    "generative_prior": {"latent_dim": 10, "hidden_sizes": [64], "max_epochs": 200, "batch_size": 64,
                          "learning_rate": 3e-3, "recovery_steps": 100, "device": "cpu"},
 }
 
@@ -89,7 +89,7 @@ def test_nn_with_the_default_network_and_the_studys_l2_learns(planted):
     # The L2 penalty once grew with the network's width (l2 * sum(w^2) / 2n): at the
     # study's l2 = 1.0 the default 500-500-500 network output the training mean.
     train, test, A, Y = planted
-    nn = METHODS.get("nn")(l2_values=[1.0], learning_rates=[1e-3], epochs=60, device="cpu").fit(train)
+    nn = METHODS.get("nn")(l2_values=[1.0], learning_rates=[1e-3], max_epochs=60, device="cpu").fit(train)
     nn.fit_measurements(A, 2.0)
     assert recovery_metrics(test, nn.recover(Y, A), np.random.default_rng(0))["gene_pearson"] > 0.4
 

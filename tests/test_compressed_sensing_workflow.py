@@ -13,7 +13,7 @@ METHODS = ["svd_top_k", "smaf", "nn"]
 
 
 def tiny_config() -> dict:
-    tiny_nn = {"hidden_sizes": [16], "epochs": 5, "learning_rates": [1e-3], "l2_values": [0.0]}
+    tiny_nn = {"hidden_sizes": [16], "max_epochs": 5, "learning_rates": [1e-3], "l2_values": [0.0]}
     return {
         "model_dir": str(ROOT / "config" / "models"),
         "datasets": {"sim": {"source": "simulated", "params": {"n_samples": 50, "n_linear": 20, "n_nonlinear": 20}}},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 from ..config import ConfigError, check_dataset, merge, schema_defaults, validate_section
+from ..params import check_params, translate_renamed
 
 SCHEMA = "exprbench.compressed_sensing/schema.yaml"
 SECTION_DEFAULTS = {"device": "auto", "threads": 1, "resources": {"mem_mb": 4000, "runtime": 120}}
@@ -26,7 +27,10 @@ def _check_methods(name: str, experiment: dict, file) -> None:
     for method in experiment["methods"]:
         if method not in METHODS.names():
             raise ConfigError(file, f"{key}.methods", f"unknown method {method!r}", METHODS.names())
-    for method, params in experiment["method_params"].items():
+    for method, params in list(experiment["method_params"].items()):
+        if method in METHODS.names():  # old parameter names (epochs) become new ones
+            params = experiment["method_params"][method] = translate_renamed(
+                params, METHODS.get(method)().get_params(), file, f"{key}.method_params.{method}")
         if method not in experiment["methods"]:
             raise ConfigError(file, f"{key}.method_params.{method}", "parameters for a method the experiment "
                               "does not run; add it to methods or remove them", experiment["methods"])
@@ -42,6 +46,8 @@ def _check_methods(name: str, experiment: dict, file) -> None:
                     if inner_param not in inner:
                         raise ConfigError(file, f"{key}.method_params.{method}.{param}.{inner_param}",
                                           f"unknown {param} parameter", inner)
+                check_params(METHODS.get(param), value, file, f"{key}.method_params.{method}.{param}")
+        check_params(METHODS.get(method), params, file, f"{key}.method_params.{method}")
 
 
 def _resolve_experiment(name: str, experiment: dict, config: dict, file) -> dict:

@@ -26,6 +26,18 @@ def n_modules(size, n_train: int, limit: int) -> int:
 class RecoveryMethod(BaseEstimator):
     """Base: no measurement-dependent training."""
 
+    @classmethod
+    def _test_data(cls, rng):
+        """Non-negative training expression of a few planted modules (sparse NMF needs >= 0)."""
+        X = np.abs(rng.normal(size=(40, 4)) @ rng.normal(size=(4, 30))) + 0.1 * rng.random((40, 30))
+        return (X,), {}
+
+    def _test_outputs(self, data):
+        (X,), _ = data
+        A = np.random.default_rng(1).normal(size=(8, X.shape[1]))
+        self.fit_measurements(A, 10.0)
+        return self.recover(X[:10] @ A.T, A)
+
     def fit_measurements(self, A: np.ndarray, snr: float):
         return self
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 import sys
 import time
 
-
+from ...devices import resolve_device
+from ...params import DEVICE, SEED, Real, at_least, positive
 from ...seeding import derive_seed
 from . import register
 from ._base import RecoveryMethod, check_expression
 from ._mlp import MinMax, build_mlp
-from ...devices import resolve_device
 
 
 def _vae(n_genes: int, hidden: list[int], latent: int):
@@ -40,13 +40,21 @@ def _vae(n_genes: int, hidden: list[int], latent: int):
 @register
 class GenerativePrior(RecoveryMethod):
     name = "generative_prior"
+    _parameter_constraints = {
+        "latent_dim": [at_least(1)], "hidden_sizes": [list, tuple], "max_epochs": [at_least(1)],
+        "batch_size": [at_least(1)], "learning_rate": [positive()], "kl_weight": [at_least(0, Real)],
+        "recovery_lr": [positive()], "recovery_steps": [at_least(1)], "n_restarts": [at_least(1)],
+        "z_penalty": [at_least(0, Real)], "device": [DEVICE], "random_state": [SEED],
+    }
+    _test_params = {"latent_dim": 2, "hidden_sizes": [8], "max_epochs": 2, "batch_size": 16, "recovery_steps": 5,
+                    "device": "cpu"}
 
-    def __init__(self, latent_dim=20, hidden_sizes=(256,), epochs=200, batch_size=128, learning_rate=1e-3,
+    def __init__(self, latent_dim=20, hidden_sizes=(256,), max_epochs=200, batch_size=128, learning_rate=1e-3,
                  kl_weight=1.0, recovery_steps=300, recovery_lr=0.05, z_penalty=0.01, n_restarts=2,
                  device="auto", random_state=0):
         self.latent_dim = latent_dim
         self.hidden_sizes = hidden_sizes
-        self.epochs = epochs
+        self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.kl_weight = kl_weight
@@ -84,11 +92,11 @@ class GenerativePrior(RecoveryMethod):
 
         def report(record):
             epoch = record["epoch"] + 1
-            if epoch == 1 or epoch % max(1, self.epochs // 5) == 0 or epoch == self.epochs:
-                print(f"vae epoch {epoch}/{self.epochs}: loss {record['train_loss']:.4f}, "
+            if epoch == 1 or epoch % max(1, self.max_epochs // 5) == 0 or epoch == self.max_epochs:
+                print(f"vae epoch {epoch}/{self.max_epochs}: loss {record['train_loss']:.4f}, "
                       f"{time.perf_counter() - started:.1f}s", file=sys.stderr)
 
-        Engine(self.device_, max_epochs=self.epochs, on_epoch=report).fit(vae, batches, loss, optimizer)
+        Engine(self.device_, max_epochs=self.max_epochs, on_epoch=report).fit(vae, batches, loss, optimizer)
         self.decoder_ = vae.decoder.eval()
         for p in self.decoder_.parameters():
             p.requires_grad_(False)
@@ -97,7 +105,7 @@ class GenerativePrior(RecoveryMethod):
         # Made once: generate() runs at every step of every recovery.
         self.low_ = as_device_tensor(self.scale_.low, self.device_)
         self.span_ = as_device_tensor(self.scale_.span, self.device_)
-        self.n_iter_ = self.epochs
+        self.n_iter_ = self.max_epochs
         return self
 
     def generate(self, z):

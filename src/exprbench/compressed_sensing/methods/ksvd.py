@@ -11,6 +11,7 @@ import sys
 
 import numpy as np
 
+from ...params import SEED, at_least, positive
 from ...seeding import make_rng
 from ..decode import fit_fraction, omp_codes
 from . import register
@@ -39,6 +40,9 @@ def update_atoms(X: np.ndarray, D: np.ndarray, codes: np.ndarray) -> None:
 @register
 class KSVD(DictionaryMethod):
     name = "ksvd"
+    _parameter_constraints = {"n_components": [positive()], "sparsity": [at_least(1)], "n_iter": [at_least(1)],
+                              "random_state": [SEED]}
+    _test_params = {"n_components": 4, "sparsity": 2, "n_iter": 2}
 
     def __init__(self, n_components=150, sparsity=15, n_iter=10, random_state=0):
         self.n_components = n_components

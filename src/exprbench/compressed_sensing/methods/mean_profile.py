@@ -16,6 +16,8 @@ from ._base import RecoveryMethod, check_expression
 @register
 class MeanProfile(RecoveryMethod):
     name = "mean_profile"
+    _parameter_constraints = {}
+    _test_params = {}
 
     def fit(self, X, y=None):
         self.mean_profile_ = check_expression(X).mean(axis=0)

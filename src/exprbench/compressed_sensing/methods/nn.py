@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import register
 from ._base import check_expression
-from ._measured import MeasurementTrained
+from ._measured import MLP_CONSTRAINTS, MLP_TEST_PARAMS, MeasurementTrained
 
 
 @register
@@ -16,13 +16,15 @@ class MeasurementMLP(MeasurementTrained):
     follow the study's stacked network (500-500-500)."""
 
     name = "nn"
+    _parameter_constraints = MLP_CONSTRAINTS
+    _test_params = MLP_TEST_PARAMS
 
     def __init__(self, hidden_sizes=(500, 500, 500), learning_rates=(1e-3, 1e-2), l2_values=(0.0, 1e-2, 1.0),
-                 epochs=200, batch_size=None, validation_fraction=0.2, device="auto", random_state=0):
+                 max_epochs=200, batch_size=None, validation_fraction=0.2, device="auto", random_state=0):
         self.hidden_sizes = hidden_sizes
         self.learning_rates = learning_rates
         self.l2_values = l2_values
-        self.epochs = epochs
+        self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.validation_fraction = validation_fraction
         self.device = device
@@ -30,7 +32,7 @@ class MeasurementMLP(MeasurementTrained):
 
     def fit(self, X, y=None):
         self.train_ = check_expression(X)
-        self.n_iter_ = self.epochs
+        self.n_iter_ = self.max_epochs
         return self
 
     def fit_measurements(self, A, snr):

@@ -8,9 +8,10 @@ training recoveries are in-sample for its dictionary, as in the study.
 
 from __future__ import annotations
 
+from ...params import at_least
 from . import register
 from ._base import check_expression
-from ._measured import MeasurementTrained
+from ._measured import MLP_CONSTRAINTS, MLP_TEST_PARAMS, MeasurementTrained
 from .smaf import SMAF
 
 
@@ -19,16 +20,18 @@ class SMAFThenMLP(MeasurementTrained):
     """``smaf`` holds SMAF's parameters (null = SMAF's defaults); ``sparsity`` is its decoding k."""
 
     name = "nn_smaf"
+    _parameter_constraints = {**MLP_CONSTRAINTS, "smaf": [dict, None], "sparsity": [at_least(1)]}
+    _test_params = {**MLP_TEST_PARAMS, "smaf": {"n_components": 4, "n_iter": 2}, "sparsity": 2}
 
     def __init__(self, smaf=None, sparsity=15, hidden_sizes=(500, 500, 500), learning_rates=(1e-3, 1e-2),
-                 l2_values=(0.0, 1e-2, 1.0), epochs=200, batch_size=None, validation_fraction=0.2, device="auto",
+                 l2_values=(0.0, 1e-2, 1.0), max_epochs=200, batch_size=None, validation_fraction=0.2, device="auto",
                  random_state=0):
         self.smaf = smaf
         self.sparsity = sparsity
         self.hidden_sizes = hidden_sizes
         self.learning_rates = learning_rates
         self.l2_values = l2_values
-        self.epochs = epochs
+        self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.validation_fraction = validation_fraction
         self.device = device

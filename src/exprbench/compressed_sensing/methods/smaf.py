@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...params import SEED, Integral, Interval, Real, at_least, positive
 from ...seeding import make_rng
 from . import register
 from ._base import DictionaryMethod, check_expression, n_modules
@@ -23,6 +24,13 @@ class SMAF(DictionaryMethod):
     fit of at least 1 - tolerance."""
 
     name = "smaf"
+    _parameter_constraints = {
+        "n_components": [positive()], "n_components_per_sample": [positive()], "initial_sparsity": [at_least(1)],
+        "tolerance": [at_least(0, Real)], "n_iter": [at_least(1)], "min_sparsity": [at_least(1)],
+        "module_lower": [at_least(0, Real)], "activity_lower": [at_least(0, Real)], "sparsity": [at_least(1)],
+        "n_jobs": [Interval(Integral, None, None, closed="neither")], "random_state": [SEED],
+    }
+    _test_params = {"n_components": 4, "initial_sparsity": 2, "min_sparsity": 1, "sparsity": 2, "n_iter": 2}
 
     def __init__(self, n_components=150, n_components_per_sample=1.5, initial_sparsity=5, tolerance=5e-3,
                  n_iter=10, min_sparsity=3, module_lower=0.1, activity_lower=0.0, sparsity=15, n_jobs=1,

@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
+from ...params import SEED, Real, at_least, between, positive
 from . import register
 from ._base import DictionaryMethod, check_expression, n_modules
 
@@ -23,6 +24,11 @@ class SparseNMF(DictionaryMethod):
     the codes (0 = the reference's lambda 0)."""
 
     name = "sparse_nmf"
+    _parameter_constraints = {
+        "n_components": [positive()], "sparsity": [at_least(1)], "max_iter": [at_least(1)],
+        "alpha": [at_least(0, Real)], "l1_ratio": [between(0, 1)], "random_state": [SEED],
+    }
+    _test_params = {"n_components": 3, "sparsity": 2, "max_iter": 20}
 
     def __init__(self, n_components=0.5, sparsity=15, max_iter=200, alpha=0.0, l1_ratio=1.0, random_state=0):
         self.n_components = n_components

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...params import at_least, positive
 from . import register
 from ._base import DictionaryMethod, check_expression, n_modules
 
@@ -15,6 +16,8 @@ class SVD(DictionaryMethod):
     training samples (reference default 0.5)."""
 
     name = "svd"
+    _parameter_constraints = {"n_components": [positive()], "sparsity": [at_least(1)]}
+    _test_params = {"n_components": 3, "sparsity": 2}
 
     def __init__(self, n_components=0.5, sparsity=15):
         self.n_components = n_components

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...params import at_least
 from . import register
 from ._base import DictionaryMethod, check_expression
 
@@ -15,6 +16,8 @@ from ._base import DictionaryMethod, check_expression
 @register
 class SVDTopK(DictionaryMethod):
     name = "svd_top_k"
+    _parameter_constraints = {"sparsity": [at_least(1)]}
+    _test_params = {"sparsity": 2}
 
     def __init__(self, sparsity=15):
         self.sparsity = sparsity

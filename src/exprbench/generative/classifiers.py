@@ -17,7 +17,7 @@ import numpy as np
 CLASSIFICATION_MODELS = "exprbench.classification.models"
 BUILTIN = "mlp2"
 # The two-layer MLP's training settings where the abstract is silent.
-MLP2_PARAMS = {"lr": 1e-3, "weight_decay": 1e-5, "batch_size": 32, "max_epochs": 100, "patience": 10,
+MLP2_PARAMS = {"learning_rate": 1e-3, "weight_decay": 1e-5, "batch_size": 32, "max_epochs": 100, "patience": 10,
                "clip_grad_norm": 1.0}
 
 

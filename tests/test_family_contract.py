@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 import test_compressed_sensing_workflow
+import test_generative_workflow
 import test_inference_workflow
 import test_ssl_workflow
 from exprbench.config import load_schema
@@ -112,14 +113,17 @@ FAILING = {
     "compressed_sensing": "cs-fit",
     "inference": "inference-fit",
     "ssl": "ssl-finetune",
+    "generative": "gen-fit",
 }
 
 
 @pytest.mark.slow
 def test_a_failing_job_of_each_family_leaves_a_failure_row_and_the_run_completes(tmp_path, monkeypatch):
-    # One run holds the three families' tiny experiments; each one's heavy jobs fail.
+    # One run holds the families' tiny experiments (their datasets share a name and
+    # shape enough for that); each one's heavy jobs fail.
     parts = [test_compressed_sensing_workflow.tiny_config(), test_inference_workflow.full_config(tmp_path),
-             yaml.safe_load(test_ssl_workflow.tiny_config(tmp_path).read_text())]
+             yaml.safe_load(test_ssl_workflow.tiny_config(tmp_path).read_text()),
+             test_generative_workflow.tiny_config()]
     config = {key: value for part in parts for key, value in part.items()}
     config["datasets"] = {name: entry for part in parts for name, entry in part["datasets"].items()}
     config["fit_retries"] = 0

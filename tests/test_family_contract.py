@@ -136,3 +136,19 @@ def test_a_failing_job_of_each_family_leaves_a_failure_row_and_the_run_completes
         summary = pd.read_csv(tmp_path / "results" / family / "summary.tsv", sep="\t")
         failed = summary[summary["status"] == "failed"]
         assert len(failed) and failed["error"].str.contains("failed on purpose").all(), family
+
+
+def test_figure_names_come_from_one_registry_per_family():
+    """The rules' figure outputs are built from the names the figure code draws."""
+    from exprbench.ssl import figures as ssl_figures
+    from exprbench.ssl import settings as ssl_settings
+
+    assert list(ssl_figures.PLOTTERS) == list(ssl_settings.FIGURES)
+    registries = {"classification": "FIGURE_NAMES", "inference": "FIGURE_NAMES",
+                  "compressed_sensing": "FIGURE_NAMES", "generative": "KINDS"}
+    for family, constant in registries.items():
+        names = getattr(__import__(f"exprbench.{family}.figures", fromlist=[constant]), constant)
+        rules = "".join(path.read_text() for path in (PACKAGE / family).glob("rules*.smk"))
+        assert f"{family}_figures.{constant}" in rules, family
+        for name in names:  # no figure name is spelled out a second time in the rules
+            assert f'"{name}"' not in rules, (family, name)

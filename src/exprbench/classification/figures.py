@@ -33,6 +33,8 @@ REQUIRED_COLUMNS = (
     "baseline_balanced_accuracy",
 )
 PAIR_KIND = "binary_pairs"
+# The figures make_figures draws; the rules' outputs are made from this list.
+FIGURE_NAMES = ("learning_curves", "binary_pairs")
 
 MODEL_DISPLAY_NAMES = {
     "logistic_regression": "Logistic regression",
@@ -75,9 +77,8 @@ def make_figures(summary_path: str | Path, figures_dir: str | Path) -> list[Path
     """Draw every figure from the summary file; return the paths written."""
     summary = read_summary(summary_path)
     figures_dir = Path(figures_dir)
-    written = plot_learning_curves(summary, figures_dir / "learning_curves")
-    written += plot_binary_pairs(summary, figures_dir / "binary_pairs")
-    return written
+    plotters = {"learning_curves": plot_learning_curves, "binary_pairs": plot_binary_pairs}
+    return [path for name in FIGURE_NAMES for path in plotters[name](summary, figures_dir / name)]
 
 
 def read_summary(summary_path: str | Path) -> pd.DataFrame:

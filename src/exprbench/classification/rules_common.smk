@@ -1,10 +1,11 @@
 # Paths, job lists and input functions of the classification rules (rules.smk).
+from exprbench.classification import figures as classification_figures
 from exprbench.classification import settings as classification_settings
 from exprbench.classification.summary import failed_tasks_report
 from exprbench.classification.tasks import dropped_samples_report
 
 SUMMARY = f"{RESULTS_DIR}/summary.tsv"
-FIGURES = [f"{FIGURES_DIR}/{name}.{ext}" for name in ("learning_curves", "binary_pairs") for ext in ("png", "svg")]
+FIGURES = [f"{FIGURES_DIR}/{name}.{ext}" for name in classification_figures.FIGURE_NAMES for ext in ("png", "svg")]
 RUN_DIR = f"{RESULTS_DIR}/runs/{{task}}/{{model}}/{{signal_removal}}/seed{{seed}}/fold{{fold}}"
 METRICS = f"{RUN_DIR}/metrics.tsv"
 PREDICTIONS = f"{RUN_DIR}/predictions.tsv"

@@ -14,7 +14,7 @@ import matplotlib
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..plotting import save_figure
+from ..plotting import message_figure, save_figure
 from ..results import ok_only
 
 # (column, axis label, panel title)
@@ -26,6 +26,8 @@ FIGURES = {
     "distance": [("distance_pearson", "sample-distance Pearson", "leading metric"),
                  ("distance_spearman", "sample-distance Spearman", "")],
 }
+# The figures of each experiment; the rules' outputs are made from this list.
+FIGURE_NAMES = tuple(FIGURES)
 METHOD_ORDER = ["svd", "svd_top_k", "ksvd", "sparse_nmf", "smaf", "nn", "nn_smaf", "generative_prior"]
 BASELINE = "mean_profile"
 
@@ -73,8 +75,9 @@ def _draw(table: pd.DataFrame, panels, title: str) -> Figure:
 def make_figures(summary_path, figures_dir, experiment: str) -> list[Path]:
     table = ok_only(pd.read_csv(summary_path, sep="\t"))
     table = table[table["experiment"] == experiment]
-    if table.empty:
-        raise ValueError(f"{summary_path}: no rows for experiment {experiment!r}")
+    if table.empty:  # every job of the experiment failed: the summary says why
+        return [path for stem in figure_stems(figures_dir, experiment)
+                for path in save_figure(message_figure(f"{experiment}: no successful fit"), stem)]
     n_seeds = table["seed"].nunique()
     title = f"{experiment}: recovery from composite measurements (mean ± sd over {n_seeds} seed{'s' if n_seeds > 1 else ''})"
     written = []

@@ -1,5 +1,6 @@
 # The compressed_sensing family: recovery of expression from random composite
 # measurements. One job per (experiment, method, seed); see docs/compressed_sensing.md.
+from exprbench.compressed_sensing import figures as compressed_sensing_figures
 from exprbench.compressed_sensing.settings import jobs as compressed_sensing_jobs
 
 CS = CFG.get("compressed_sensing")
@@ -7,7 +8,7 @@ CS_RESULTS = f"{RESULTS_DIR}/compressed_sensing"
 CS_FIGURES = f"{FIGURES_DIR}/compressed_sensing"
 CS_RUN = f"{CS_RESULTS}/runs/{{experiment}}/{{method}}/seed{{seed}}"
 CS_SUMMARY = f"{CS_RESULTS}/summary.tsv"
-CS_FIGURE_KINDS = ("correlation", "distance")
+CS_FIGURE_KINDS = compressed_sensing_figures.FIGURE_NAMES
 
 COMPRESSED_SENSING_TARGETS = []
 if CS:

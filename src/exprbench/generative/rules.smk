@@ -1,6 +1,7 @@
 # The generative family: generators judged by fidelity and by augmentation gain.
 # One job per (experiment, generator, seed), plus generator "none" (real only and the
 # real-vs-real baseline); see docs/generative.md.
+from exprbench.generative import figures as generative_figures
 from exprbench.generative.settings import jobs as generative_jobs
 
 GEN = CFG.get("generative")
@@ -10,7 +11,7 @@ GEN_RUN = f"{GEN_RESULTS}/runs/{{experiment}}/{{generator}}/seed{{seed}}"
 GEN_SUMMARY = f"{GEN_RESULTS}/summary.tsv"
 GEN_PREDICTIONS = f"{GEN_RESULTS}/predictions.tsv"
 GEN_PROJECTION = f"{GEN_RESULTS}/projection.tsv"
-GEN_FIGURE_KINDS = ("augmentation", "fidelity", "projection", "roc_confusion")
+GEN_FIGURE_KINDS = generative_figures.KINDS
 
 GENERATIVE_TARGETS = []
 if GEN:

@@ -21,17 +21,17 @@ from ..plotting import message_figure, save_figure
 from ..results import ok_only
 from .summary import attribution, per_gene
 
+# The figures make_figures draws; the rules' outputs are made from this list.
+FIGURE_NAMES = ("scores", "per_gene_mae", "relevance")
+
 PALETTE = matplotlib.colormaps["tab10"].colors
 
 
 def make_figures(summary_path, out_dir) -> list[Path]:
     summary = ok_only(pd.read_csv(summary_path, sep="\t"))
     out_dir = Path(out_dir)
-    written = []
-    written += save_figure(plot_scores(summary), out_dir / "scores")
-    written += save_figure(plot_per_gene_mae(summary), out_dir / "per_gene_mae")
-    written += save_figure(plot_relevance(summary), out_dir / "relevance")
-    return written
+    plotters = {"scores": plot_scores, "per_gene_mae": plot_per_gene_mae, "relevance": plot_relevance}
+    return [path for name in FIGURE_NAMES for path in save_figure(plotters[name](summary), out_dir / name)]
 
 
 def plot_scores(summary: pd.DataFrame) -> Figure:

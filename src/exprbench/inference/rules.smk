@@ -1,11 +1,12 @@
 # Landmark -> target gene expression inference (D-GEX, Deep-LSMTL and baselines).
 # One job per (task, model, seed); see docs/inference.md.
+from exprbench.inference import figures as inference_figures
 from exprbench.inference import workflow as inference_workflow
 
 INFERENCE_RESULTS = f"{RESULTS_DIR}/inference"
 INFERENCE_RUN = f"{INFERENCE_RESULTS}/runs/{{task}}/{{model}}/seed{{seed}}"
 INFERENCE_FIGURES = [
-    f"{FIGURES_DIR}/inference/{stem}.{ext}" for stem in ("scores", "per_gene_mae", "relevance") for ext in ("png", "svg")
+    f"{FIGURES_DIR}/inference/{stem}.{ext}" for stem in inference_figures.FIGURE_NAMES for ext in ("png", "svg")
 ]
 INF = CFG.get("inference", {})
 INFERENCE_JOBS = exprbench_config.family("inference").jobs(INF) if INF else []

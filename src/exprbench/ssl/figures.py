@@ -174,17 +174,22 @@ def make_figures(section: dict, results_dir, figures_dir) -> list[Path]:
     """Draw the figures listed in ``section['figures']['make']``; return the files written."""
     results_dir, figures_dir = Path(results_dir), Path(figures_dir)
     summary = ok_only(pd.read_csv(results_dir / "summary.tsv", sep="\t"))
+    tables = {"summary": summary, "gains": results_dir / "gains.tsv", "spectra": results_dir / "spectra.tsv"}
     written = []
     for name in section["figures"]["make"]:
-        stem = figures_dir / name
-        if name == "accuracy_vs_p":
-            written += plot_accuracy_vs_p(summary, section, stem)
-        elif name == "gain_heatmap":
-            written += plot_gain_heatmap(pd.read_csv(results_dir / "gains.tsv", sep="\t"), section, stem)
-        elif name == "spectra":
-            written += plot_spectra(pd.read_csv(results_dir / "spectra.tsv", sep="\t"), section, stem)
-        elif name == "accuracy_vs_pretrain_size":
-            written += plot_accuracy_vs_pretrain_size(summary, section, stem)
-        else:
+        if name not in PLOTTERS:
             raise ValueError(f"unknown ssl figure {name!r}")
+        table, plot = PLOTTERS[name]
+        data = tables[table] if table == "summary" else ok_only(pd.read_csv(tables[table], sep="\t"))
+        written += plot(data, section, figures_dir / name)
     return written
+
+
+# Every figure the family can draw: the table it reads and the function that draws it.
+# settings.FIGURES (what a config may ask for) lists the same names (tested).
+PLOTTERS = {
+    "accuracy_vs_p": ("summary", plot_accuracy_vs_p),
+    "spectra": ("spectra", plot_spectra),
+    "gain_heatmap": ("gains", plot_gain_heatmap),
+    "accuracy_vs_pretrain_size": ("summary", plot_accuracy_vs_pretrain_size),
+}

@@ -13,13 +13,13 @@ from exprbench.ssl.methods import SSL_METHODS
 torch.set_num_threads(1)
 
 # Small networks so the whole file runs in seconds on one core.
-TINY = {"depth": 2, "width": 16, "epochs": 4, "batch_size": 16, "lr": 1e-3, "device": "cpu", "verbose": False}
+TINY = {"depth": 2, "width": 16, "max_epochs": 4, "batch_size": 16, "learning_rate": 1e-3, "device": "cpu", "verbose": False}
 TINY_EXTRA = {
     "byol": {"hidden_dim": 32, "projection_dim": 16},
     "scarf": {"projector_dim": 16},
     "vime": {"decoder_depth": 1},
 }
-TUNE = {"depth": 2, "width": 16, "lr": 1e-2, "max_epochs": 15, "device": "cpu"}
+TUNE = {"depth": 2, "width": 16, "learning_rate": 1e-2, "max_epochs": 15, "device": "cpu"}
 
 
 def tiny(name, **overrides):
@@ -64,7 +64,7 @@ def test_plain_init_and_clone(method):
 
 def test_fit_transform_and_determinism(method):
     X, _ = toy()
-    model = tiny(method, seed=3).fit(X)
+    model = tiny(method, random_state=3).fit(X)
     assert model.n_features_in_ == X.shape[1]
     assert [h["epoch"] for h in model.history_] == list(range(4))
     assert all(np.isfinite(h["loss"]) and h["val_loss"] is None for h in model.history_)
@@ -73,9 +73,9 @@ def test_fit_transform_and_determinism(method):
     odd = X[:37]  # not a multiple of any batch size: every row must come back
     embedding = model.transform(odd)
     assert embedding.shape == (37, 16) and embedding.dtype == np.float32
-    again = tiny(method, seed=3).fit(X).transform(odd)
+    again = tiny(method, random_state=3).fit(X).transform(odd)
     np.testing.assert_array_equal(embedding, again)
-    other = tiny(method, seed=4).fit(X).transform(odd)
+    other = tiny(method, random_state=4).fit(X).transform(odd)
     assert not np.array_equal(embedding, other)
     np.testing.assert_allclose(clone(model).fit(X).transform(odd), embedding)
 
@@ -83,7 +83,7 @@ def test_fit_transform_and_determinism(method):
 def test_the_last_epoch_is_kept_by_default_even_with_validation_samples(method):
     X, _ = toy()
     with_val = tiny(method).fit(X[:50], X_val=X[50:])
-    assert with_val.kept_by_ == "last_epoch" and with_val.kept_epoch_ == len(with_val.history_) - 1
+    assert with_val.kept_by_ == "last_epoch" and with_val.best_epoch_ == len(with_val.history_) - 1
     assert all(h["val_loss"] is not None for h in with_val.history_)
     # The held-out loss is only watched: the encoder is the one trained without it.
     without_val = tiny(method).fit(X[:50])
@@ -93,14 +93,14 @@ def test_the_last_epoch_is_kept_by_default_even_with_validation_samples(method):
 def test_keep_best_val_loss_returns_the_best_held_out_epoch(method):
     X, _ = toy()
     # A large learning rate makes the held-out loss go up and down, so the best epoch is not the last.
-    settings = {"epochs": 8, "lr": {"scarf": 0.05, "vime": 0.01, "byol": 0.01}.get(method, 0.05)}
+    settings = {"max_epochs": 8, "learning_rate": {"scarf": 0.05, "vime": 0.01, "byol": 0.01}.get(method, 0.05)}
     model = tiny(method, keep="best_val_loss", **settings).fit(X[:50], X_val=X[50:])
     losses = [h["val_loss"] for h in model.history_]
-    assert model.kept_by_ == "best_val_loss" and model.kept_epoch_ == int(np.argmin(losses))
-    assert model.kept_epoch_ < settings["epochs"] - 1
+    assert model.kept_by_ == "best_val_loss" and model.best_epoch_ == int(np.argmin(losses))
+    assert model.best_epoch_ < settings["max_epochs"] - 1
     assert [h["kept"] for h in model.history_].count(True) == 1
     # Its encoder is the one a fit stopped after that epoch gives.
-    stopped = tiny(method, **{**settings, "epochs": model.kept_epoch_ + 1}).fit(X[:50])
+    stopped = tiny(method, **{**settings, "max_epochs": model.best_epoch_ + 1}).fit(X[:50])
     np.testing.assert_array_equal(model.transform(X), stopped.transform(X))
 
 
@@ -166,7 +166,7 @@ def test_baseline_learns_a_separable_problem(mode):
     width = 64 if mode == "frozen" else 16
     tuner = FineTuner(**{**TUNE, "width": width}, mode=mode).fit(X, y, X_test[:15], y_test[:15])
     assert (tuner.predict(X_test) == y_test).mean() >= 0.9
-    assert {"model_", "classes_", "epochs_", "best_epoch_", "history_"} <= set(vars(tuner))
+    assert {"model_", "classes_", "n_epochs_", "best_epoch_", "history_"} <= set(vars(tuner))
 
 
 def test_frozen_mode_leaves_the_encoder_untouched():
@@ -208,10 +208,10 @@ def test_class_list_is_kept_when_a_class_is_absent():
 def test_early_stopping_restores_the_best_epoch():
     X, y = toy(n=60)
     X_val, y_val = toy(n=20, seed=2)
-    tuner = FineTuner(**{**TUNE, "max_epochs": 40, "lr": 3e-2}, patience=3, min_delta=0.0).fit(X, y, X_val, y_val)
+    tuner = FineTuner(**{**TUNE, "max_epochs": 40, "learning_rate": 3e-2}, patience=3, min_delta=0.0).fit(X, y, X_val, y_val)
     losses = [h["val_loss"] for h in tuner.history_]
     assert tuner.best_epoch_ == int(np.argmin(losses))
-    assert tuner.epochs_ == 40 or tuner.epochs_ - 1 - tuner.best_epoch_ == 3
+    assert tuner.n_epochs_ == 40 or tuner.n_epochs_ - 1 - tuner.best_epoch_ == 3
     logits = torch.as_tensor(tuner.decision_function(X_val))
     restored = float(torch.nn.functional.cross_entropy(logits, torch.as_tensor(y_val)))
     assert restored == pytest.approx(min(losses), rel=1e-5)
@@ -220,17 +220,17 @@ def test_early_stopping_restores_the_best_epoch():
 def test_fits_that_run_out_of_epochs_are_flagged():
     X, y = toy(n=60)
     X_val, y_val = toy(n=20, seed=2)
-    stopped = FineTuner(**{**TUNE, "max_epochs": 200, "lr": 3e-2}, patience=3).fit(X, y, X_val, y_val)
-    assert stopped.epochs_ < 200 and not stopped.hit_epoch_cap_
+    stopped = FineTuner(**{**TUNE, "max_epochs": 200, "learning_rate": 3e-2}, patience=3).fit(X, y, X_val, y_val)
+    assert stopped.n_epochs_ < 200 and not stopped.hit_epoch_cap_
     capped = FineTuner(**{**TUNE, "max_epochs": 3}, patience=30).fit(X, y, X_val, y_val)
-    assert capped.epochs_ == 3 and capped.hit_epoch_cap_
+    assert capped.n_epochs_ == 3 and capped.hit_epoch_cap_
     assert FineTuner(**{**TUNE, "max_epochs": 3}).fit(X, y).hit_epoch_cap_  # no early stopping without validation
 
 
 def test_fine_tuner_is_deterministic():
     X, y = toy()
-    first = FineTuner(**TUNE, seed=1).fit(X, y, X[:10], y[:10]).predict_proba(X)
-    second = FineTuner(**TUNE, seed=1).fit(X, y, X[:10], y[:10]).predict_proba(X)
+    first = FineTuner(**TUNE, random_state=1).fit(X, y, X[:10], y[:10]).predict_proba(X)
+    second = FineTuner(**TUNE, random_state=1).fit(X, y, X[:10], y[:10]).predict_proba(X)
     np.testing.assert_array_equal(first, second)
 
 

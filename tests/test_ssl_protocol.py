@@ -159,7 +159,7 @@ def test_every_test_sample_gets_a_prediction_row(mode):
     data = _toy_downstream(n_test)
 
     def make_tuner(seed):
-        return FineTuner(mode=mode, depth=1, width=8, batch_size=8, max_epochs=3, patience=2, seed=seed, device="cpu")
+        return FineTuner(mode=mode, depth=1, width=8, batch_size=8, max_epochs=3, patience=2, random_state=seed, device="cpu")
 
     proportions, repeats = [0.1, 0.5, 1.0], 2
     scores, predictions = run_protocol(data, make_tuner, proportions, repeats, seed=0, subset_key="toy",
@@ -203,7 +203,7 @@ def test_default_fine_tuning_schedule_ends_every_fit_by_early_stopping(tmp_path)
     params = {**dataset.get("params", {}), "n_samples": 1000}  # fewer unlabeled samples, same kind of task
     write_dataset(store, SOURCES.get(dataset["source"])(**params).build())
     for method in exp["method_params"]:
-        exp["method_params"][method]["epochs"] = 2  # a short pretraining: the schedule under test is fine-tuning's
+        exp["method_params"][method]["max_epochs"] = 2  # a short pretraining: the schedule under test is fine-tuning's
     exp["finetune"]["repeats"] = 1
     arch = exp["architectures"][0]["name"]
     encoder, _, _ = pretrain(exp, "scarf", arch, exp["main_pretrain"], 0, "cpu", store, store)

@@ -19,7 +19,7 @@ def test_defaults_follow_the_paper_and_fill_every_key():
     exp = ssl["experiments"]["e"]
     assert exp["finetune_dataset"] == "syn" and not exp["shared_genes"]
     assert exp["finetune"]["patience"] == 30 and exp["finetune"]["max_epochs"] == 300
-    assert exp["finetune"]["lr"] == 1e-3  # every arm, as the reference's supervised baseline
+    assert exp["finetune"]["learning_rate"] == 1e-3  # every arm, as the reference's supervised baseline
     assert (exp["split"]["val_fraction"], exp["split"]["val_min_per_class"]) == (0.15, 1)
     assert all("keep" not in params for params in exp["method_params"].values())  # the methods' last_epoch
     assert exp["finetune"]["batch_size"] == 8 and exp["finetune"]["repeats"] == 5

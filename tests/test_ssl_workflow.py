@@ -18,7 +18,7 @@ def tiny_config(tmp_path):
                 "split": {"pretrain_fraction": 0.0},
                 "methods": ["scarf"],
                 "architectures": [{"depth": 2, "width": 8}],
-                "pretrain": {"epochs": 2, "batch_size": 64},
+                "pretrain": {"max_epochs": 2, "batch_size": 64},
                 "finetune": {"proportions": [0.1, 0.3, 1.0], "repeats": 2, "max_epochs": 3, "patience": 2},
             },
             "experiments": {"tiny": {"pretrain_dataset": "syn", "label": "tissue"}},

@@ -27,10 +27,11 @@ import torch
 import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from ..devices import resolve_device
+from ..params import BOOLEAN, DEVICE, SEED, Real, StrOptions, at_least, between, positive
 from ..seeding import derive_seed
 from ..training import Engine, Monitor, TensorBatches, seed_training
 from .encoder import encoder_shape, make_encoder
-from ..devices import resolve_device
 from .methods._base import check_matrix, encode
 
 MODES = ("frozen", "unfrozen")
@@ -39,21 +40,29 @@ EVAL_BATCH = 4096
 
 
 class FineTuner(ClassifierMixin, BaseEstimator):
-    def __init__(self, mode="unfrozen", depth=4, width=256, dropout=0.1, lr=1e-4, batch_size=8, max_epochs=100,
-                 patience=30, min_delta=1e-3, monitor="val_loss", restore_best=True, seed=0, device="auto",
+    _parameter_constraints = {
+        "mode": [StrOptions(set(MODES))], "depth": [at_least(1)], "width": [at_least(1)],
+        "dropout": [between(0, 1, closed="left")], "learning_rate": [positive()], "batch_size": [at_least(1)],
+        "max_epochs": [at_least(1)], "patience": [at_least(1)], "min_delta": [at_least(0, Real)],
+        "monitor": [StrOptions(set(MONITORS))], "restore_best": [BOOLEAN], "random_state": [SEED],
+        "device": [DEVICE], "verbose": [BOOLEAN],
+    }
+
+    def __init__(self, mode="unfrozen", depth=4, width=256, dropout=0.1, learning_rate=1e-4, batch_size=8, max_epochs=100,
+                 patience=30, min_delta=1e-3, monitor="val_loss", restore_best=True, random_state=0, device="auto",
                  verbose=False):
         self.mode = mode
         self.depth = depth
         self.width = width
         self.dropout = dropout
-        self.lr = lr
+        self.learning_rate = learning_rate
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.patience = patience
         self.min_delta = min_delta
         self.monitor = monitor
         self.restore_best = restore_best
-        self.seed = seed
+        self.random_state = random_state
         self.device = device
         self.verbose = verbose
 
@@ -66,8 +75,8 @@ class FineTuner(ClassifierMixin, BaseEstimator):
         for key in ("batch_size", "max_epochs", "patience"):
             if int(getattr(self, key)) < 1:
                 raise ValueError(f"fine-tuning {key} must be at least 1, got {getattr(self, key)}")
-        if float(self.lr) <= 0:
-            raise ValueError(f"fine-tuning lr must be positive, got {self.lr}")
+        if float(self.learning_rate) <= 0:
+            raise ValueError(f"fine-tuning learning_rate must be positive, got {self.learning_rate}")
 
     def _check_encoder_state(self, state: dict, n_features: int) -> None:
         found = encoder_shape(state)
@@ -109,11 +118,11 @@ class FineTuner(ClassifierMixin, BaseEstimator):
         if encoder_state is not None:
             self._check_encoder_state(encoder_state, X.shape[1])
 
-        seed_training(int(self.seed))
+        seed_training(int(self.random_state))
         device = resolve_device(self.device)
         self.device_ = str(device)
         self.n_features_in_ = X.shape[1]
-        torch.manual_seed(derive_seed(self.seed, "finetune", "init"))
+        torch.manual_seed(derive_seed(self.random_state, "finetune", "init"))
         encoder = make_encoder(X.shape[1], self.depth, self.width, self.dropout)
         if encoder_state is not None:
             encoder.load_state_dict(encoder_state)
@@ -134,9 +143,9 @@ class FineTuner(ClassifierMixin, BaseEstimator):
         if has_val:
             val_inputs = self._embed_tensor(encoder, X_val, device) if frozen else torch.as_tensor(X_val, device=device)
             val_labels = torch.as_tensor(self._codes(y_val, "y_val"), dtype=torch.long, device=device)
-        optimizer = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=float(self.lr))
-        order_gen = torch.Generator().manual_seed(derive_seed(self.seed, "finetune", "order"))
-        torch.manual_seed(derive_seed(self.seed, "finetune", "dropout"))
+        optimizer = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=float(self.learning_rate))
+        order_gen = torch.Generator().manual_seed(derive_seed(self.random_state, "finetune", "order"))
+        torch.manual_seed(derive_seed(self.random_state, "finetune", "dropout"))
 
         started = time.perf_counter()
 
@@ -165,7 +174,7 @@ class FineTuner(ClassifierMixin, BaseEstimator):
                             optimizer, evaluate=evaluate, monitors=[best])
         self.history_ = result.history
         self.best_epoch_ = len(self.history_) - 1 if best.best_epoch is None else best.best_epoch
-        self.epochs_ = len(self.history_)
+        self.n_epochs_ = len(self.history_)
         # Ran out of epochs before early stopping ended the fit (always so without validation samples).
         self.hit_epoch_cap_ = not result.stopped_early
         self.model_ = model.eval()

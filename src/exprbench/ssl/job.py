@@ -53,7 +53,7 @@ def pretrain(exp: dict, method: str, arch: str, pretrain_label: str, seed: int, 
     print(f"pretraining {method} {arch} on {data.X_train.shape[0]} samples x {data.X_train.shape[1]} genes "
           f"(q = {q:g} of {data.n_pool - data.X_val.shape[0]}), {data.X_val.shape[0]} held out",
           file=sys.stderr, flush=True)
-    model = SSL_METHODS.get(method)(depth=shape["depth"], width=shape["width"], seed=seed, device=device,
+    model = SSL_METHODS.get(method)(depth=shape["depth"], width=shape["width"], random_state=seed, device=device,
                                     verbose=True, **exp["method_params"][method])
     has_val = data.X_val.shape[0] >= 2
     model.fit(data.X_train, X_val=data.X_val if has_val else None)
@@ -97,7 +97,7 @@ def run_protocol(data: DownstreamData, make_tuner: Callable[[int], object], prop
                     "proportion": p, "repeat": repeat, "n_train": int(fitted.size), "n_val": int(stopping.size),
                     "n_test": int(predicted.shape[0]), "accuracy": accuracy(data.y_test, predicted),
                     "balanced_accuracy": balanced_accuracy(data.y_test, predicted),
-                    "epochs": int(tuner.epochs_),
+                    "epochs": int(tuner.n_epochs_),
                     "best_epoch": tuner.best_epoch_,
                     "hit_epoch_cap": bool(tuner.hit_epoch_cap_),
                     "fit_seconds": round(time.perf_counter() - fit_start, 3),
@@ -131,10 +131,10 @@ def finetune(exp: dict, method: str, mode: str, arch: str, pretrain_label: str, 
           file=sys.stderr, flush=True)
 
     def make_tuner(fit_seed: int):
-        return FineTuner(mode=mode, depth=shape["depth"], width=shape["width"], dropout=dropout, lr=settings["lr"],
+        return FineTuner(mode=mode, depth=shape["depth"], width=shape["width"], dropout=dropout, learning_rate=settings["learning_rate"],
                          batch_size=settings["batch_size"], max_epochs=settings["max_epochs"],
                          patience=settings["patience"], min_delta=settings["min_delta"], monitor=settings["monitor"],
-                         restore_best=settings["restore_best"], seed=fit_seed, device=device, verbose=False)
+                         restore_best=settings["restore_best"], random_state=fit_seed, device=device, verbose=False)
 
     scores, predictions = run_protocol(data, make_tuner, settings["proportions"], settings["repeats"], seed,
                                        exp["name"], state, label=f"{method} {mode} {arch}",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 
 from ..config import ConfigError, check_dataset, load_schema, merge, validate_section
+from ..params import check_params, translate_renamed
 from ..sources import SOURCES
 from .metrics import points_inside
 
@@ -18,7 +19,7 @@ SCHEMA = "exprbench.ssl/schema.yaml"
 BASELINE = "baseline"
 NO_PRETRAINING = "none"
 # Set by the job for every method; a config may not set them in method_params.
-JOB_SET_PARAMS = ("depth", "width", "seed", "device", "verbose")
+JOB_SET_PARAMS = ("depth", "width", "random_state", "device", "verbose")
 FIGURES = ("accuracy_vs_p", "spectra", "gain_heatmap", "accuracy_vs_pretrain_size")
 
 
@@ -77,10 +78,31 @@ def _resolve_methods(exp: dict, key: str, file) -> dict:
         for param in merged:
             if param not in known:
                 raise ConfigError(file, f"{key}.method_params.{name}.{param}",
-                                  f"not a parameter of method {name!r} (depth, width, seed and device are set "
+                                  f"not a parameter of method {name!r} (depth, width, random_state and device are set "
                                   "by the experiment)", sorted(known))
+        check_params(classes[name], merged, file, f"{key}.method_params.{name}")
         params[name] = merged
     return params
+
+
+def _translate_renamed(section: dict, file) -> None:
+    """Old parameter names (lr, epochs, seed) in ``pretrain``, ``finetune`` and
+    ``method_params`` become the new ones, in place, before validation."""
+    schema = _schema()["$defs"]["experiment"]["properties"]
+    classes = _method_classes()
+    experiments = section.get("experiments")
+    places = [("ssl.defaults", section.get("defaults"))]
+    places += [(f"ssl.experiments.{name}", exp) for name, exp in (experiments or {}).items()]
+    for key, exp in places:
+        if not isinstance(exp, dict):
+            continue
+        for part in ("pretrain", "finetune"):
+            if isinstance(exp.get(part), dict):
+                exp[part] = translate_renamed(exp[part], schema[part]["properties"], file, f"{key}.{part}")
+        for name, params in (exp.get("method_params") or {}).items():
+            if name in classes and isinstance(params, dict):
+                exp["method_params"][name] = translate_renamed(params, classes[name]().get_params(), file,
+                                                               f"{key}.method_params.{name}")
 
 
 def _check_label(config: dict, dataset: str, label: str, file, key: str) -> None:
@@ -138,6 +160,8 @@ def _figure_plan(experiments: dict, figures: dict) -> tuple[list[str], dict[str,
 
 
 def resolve(section: dict, config: dict, file) -> dict:
+    section = copy.deepcopy(section)
+    _translate_renamed(section, file)
     validate_section(section, SCHEMA, file, "ssl")
     schema = _schema()
     top = {k: _defaults(v, schema) for k, v in schema["properties"].items() if k not in ("defaults", "experiments")}

@@ -23,6 +23,7 @@ import torch
 from sklearn.base import BaseEstimator
 
 from ...devices import resolve_device
+from ...params import BOOLEAN, DEVICE, SEED, StrOptions, at_least, between, positive
 from ...seeding import derive_seed
 from ...training import Engine, Monitor, TensorBatches, seed_training
 from ..encoder import make_encoder
@@ -62,10 +63,28 @@ def encode(encoder: torch.nn.Module, X: np.ndarray, device: torch.device | None 
     return np.concatenate(parts)
 
 
+# Every pretrainer's shared parameters; a method adds its own.
+PRETRAINER_CONSTRAINTS = {
+    "depth": [at_least(1)], "width": [at_least(1)], "dropout": [between(0, 1, closed="left")],
+    "max_epochs": [at_least(1)], "batch_size": [at_least(2)], "learning_rate": [positive()],
+    "random_state": [SEED], "device": [DEVICE], "verbose": [BOOLEAN], "keep": [StrOptions(set(KEEP_CHOICES))],
+}
+PRETRAINER_TEST_PARAMS = {"depth": 2, "width": 8, "max_epochs": 2, "batch_size": 16, "device": "cpu", "verbose": False}
+
+
 class Pretrainer(BaseEstimator):
     """Base of the pretrainers; subclasses define ``__init__`` with their parameters."""
 
     name = ""
+
+    @classmethod
+    def _test_data(cls, rng):
+        X = rng.normal(size=(80, 10)).astype(np.float32)
+        return (X[:64],), {"X_val": X[64:]}
+
+    def _test_outputs(self, data):
+        (X,), _ = data
+        return self.transform(X)
 
     # --- what a method provides -------------------------------------------------
     def _build(self, X: torch.Tensor, ctx: SimpleNamespace) -> torch.nn.ModuleDict:
@@ -79,7 +98,7 @@ class Pretrainer(BaseEstimator):
         raise NotImplementedError
 
     def _optimizer(self, params) -> torch.optim.Optimizer:
-        return torch.optim.Adam(params, lr=self.lr)
+        return torch.optim.Adam(params, lr=self.learning_rate)
 
     def _trainable(self, nets: torch.nn.ModuleDict):
         return nets.parameters()
@@ -95,13 +114,13 @@ class Pretrainer(BaseEstimator):
         return make_encoder(n_features, self.depth, self.width, self.dropout)
 
     def _check_params(self) -> None:
-        for key in ("epochs", "batch_size"):
+        for key in ("max_epochs", "batch_size"):
             if int(getattr(self, key)) < 1:
                 raise ValueError(f"{self.name}: {key} must be at least 1, got {getattr(self, key)}")
         if int(self.batch_size) < 2:
             raise ValueError(f"{self.name}: batch_size must be at least 2 (BatchNorm needs 2 samples)")
-        if float(self.lr) <= 0:
-            raise ValueError(f"{self.name}: lr must be positive, got {self.lr}")
+        if float(self.learning_rate) <= 0:
+            raise ValueError(f"{self.name}: learning_rate must be positive, got {self.learning_rate}")
         if self.keep not in KEEP_CHOICES:
             raise ValueError(f"{self.name}: keep must be one of {', '.join(KEEP_CHOICES)}, got {self.keep!r}")
 
@@ -115,35 +134,35 @@ class Pretrainer(BaseEstimator):
         if X.shape[0] < 2:
             raise ValueError(f"{self.name}: pretraining needs at least 2 samples, got {X.shape[0]}")
         X_val = None if X_val is None or len(X_val) == 0 else check_matrix(X_val, "X_val", X.shape[1])
-        seed_training(int(self.seed))
+        seed_training(int(self.random_state))
         device = resolve_device(self.device)
         self.device_ = str(device)
         self.n_features_in_ = X.shape[1]
 
         X_t = torch.as_tensor(X, device=device)
         X_val_t = None if X_val is None else torch.as_tensor(X_val, device=device)
-        torch.manual_seed(derive_seed(self.seed, self.name, "init"))
+        torch.manual_seed(derive_seed(self.random_state, self.name, "init"))
         ctx = SimpleNamespace()
         nets = self._build(X_t, ctx).to(device)
         optimizer = self._optimizer(self._trainable(nets))
-        order_gen = torch.Generator().manual_seed(derive_seed(self.seed, self.name, "order"))
-        corrupt_gen = torch.Generator(device=device).manual_seed(derive_seed(self.seed, self.name, "corruption"))
-        torch.manual_seed(derive_seed(self.seed, self.name, "dropout"))
+        order_gen = torch.Generator().manual_seed(derive_seed(self.random_state, self.name, "order"))
+        corrupt_gen = torch.Generator(device=device).manual_seed(derive_seed(self.random_state, self.name, "corruption"))
+        torch.manual_seed(derive_seed(self.random_state, self.name, "dropout"))
 
         started = time.perf_counter()
         last_report = [started]
 
         def report(record):
             now = time.perf_counter()
-            if now - last_report[0] >= PROGRESS_SECONDS or record["epoch"] == int(self.epochs) - 1:
+            if now - last_report[0] >= PROGRESS_SECONDS or record["epoch"] == int(self.max_epochs) - 1:
                 last_report[0] = now
                 val_loss = record["val_loss"]
                 shown = "" if val_loss is None else f" val_loss {val_loss:.4f}"
-                self._say(f"epoch {record['epoch'] + 1}/{self.epochs} loss {record['loss']:.4f}{shown} "
+                self._say(f"epoch {record['epoch'] + 1}/{self.max_epochs} loss {record['loss']:.4f}{shown} "
                           f"({now - started:.0f} s)")
 
         # The loss is summed in float32, as pretraining always reported it.
-        engine = Engine(device, max_epochs=int(self.epochs), loss_dtype=torch.float32,
+        engine = Engine(device, max_epochs=int(self.max_epochs), loss_dtype=torch.float32,
                         progress=f"{self.name} pretraining", on_epoch=report, loss_key="loss", time_epochs=True)
         best = Monitor("val_loss", nets["encoder"]) if self.keep == "best_val_loss" else None
         result = engine.fit(
@@ -157,10 +176,10 @@ class Pretrainer(BaseEstimator):
 
         # The last epoch's encoder unless keep="best_val_loss" and there was a validation matrix.
         kept_best = best is not None and best.best_epoch is not None
-        self.kept_epoch_ = best.best_epoch if kept_best else len(self.history_) - 1
+        self.best_epoch_ = best.best_epoch if kept_best else len(self.history_) - 1
         self.kept_by_ = "best_val_loss" if kept_best else "last_epoch"
         for record in self.history_:
-            record["kept"] = record["epoch"] == self.kept_epoch_
+            record["kept"] = record["epoch"] == self.best_epoch_
         self.encoder_ = nets["encoder"].cpu().eval()
         self.fit_seconds_ = time.perf_counter() - started
         return self
@@ -170,7 +189,7 @@ class Pretrainer(BaseEstimator):
         """Loss on the validation matrix in eval mode, with the same corruption draw every
         epoch so that epochs are compared on equal terms."""
         nets.eval()
-        generator = torch.Generator(device=X_val.device).manual_seed(derive_seed(self.seed, self.name, "validation"))
+        generator = torch.Generator(device=X_val.device).manual_seed(derive_seed(self.random_state, self.name, "validation"))
         total, size = 0.0, int(self.batch_size)  # training batch size: contrastive losses depend on it
         for start in range(0, len(X_val), size):
             batch = X_val[start : start + size]

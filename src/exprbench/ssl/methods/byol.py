@@ -24,26 +24,33 @@ import copy
 
 import torch
 
+from ...params import StrOptions, at_least, between
 from ..corruption import Corruptor
 from ..losses import byol_loss, ema_update
 from . import register
-from ._base import Pretrainer, projection_mlp
+from ._base import PRETRAINER_CONSTRAINTS, PRETRAINER_TEST_PARAMS, Pretrainer, projection_mlp
 
 
 @register
 class Byol(Pretrainer):
     name = "byol"
+    _parameter_constraints = {
+        **PRETRAINER_CONSTRAINTS, "ema_decay": [between(0, 1)], "hidden_dim": [at_least(1)],
+        "projection_dim": [at_least(1)], "mask_rate": [between(0, 1)],
+        "corruption": [StrOptions({"empirical_marginal", "inbatch_shuffle"})],
+    }
+    _test_params = PRETRAINER_TEST_PARAMS
 
-    def __init__(self, depth=4, width=256, dropout=0.1, epochs=200, batch_size=32, lr=1e-4, seed=0,
-                 device="auto", verbose=True, keep="last_epoch", ema_decay=0.99, hidden_dim=4096,
+    def __init__(self, depth=4, width=256, dropout=0.1, max_epochs=200, batch_size=32, learning_rate=1e-4,
+                 random_state=0, device="auto", verbose=True, keep="last_epoch", ema_decay=0.99, hidden_dim=4096,
                  projection_dim=256, mask_rate=0.3, corruption="empirical_marginal"):
         self.depth = depth
         self.width = width
         self.dropout = dropout
-        self.epochs = epochs
+        self.max_epochs = max_epochs
         self.batch_size = batch_size
-        self.lr = lr
-        self.seed = seed
+        self.learning_rate = learning_rate
+        self.random_state = random_state
         self.device = device
         self.verbose = verbose
         self.keep = keep

@@ -17,26 +17,33 @@ from __future__ import annotations
 
 import torch
 
+from ...params import StrOptions, at_least, between, positive
 from ..corruption import Corruptor
 from ..losses import nt_xent
 from . import register
-from ._base import Pretrainer, projection_mlp
+from ._base import PRETRAINER_CONSTRAINTS, PRETRAINER_TEST_PARAMS, Pretrainer, projection_mlp
 
 
 @register
 class Scarf(Pretrainer):
     name = "scarf"
+    _parameter_constraints = {
+        **PRETRAINER_CONSTRAINTS, "corruption_rate": [between(0, 1)],
+        "corruption": [StrOptions({"empirical_marginal", "uniform_minmax"})], "temperature": [positive()],
+        "projector_dim": [at_least(1)],
+    }
+    _test_params = PRETRAINER_TEST_PARAMS
 
-    def __init__(self, depth=4, width=256, dropout=0.1, epochs=1000, batch_size=256, lr=1e-4, seed=0,
-                 device="auto", verbose=True, keep="last_epoch", corruption_rate=0.3,
+    def __init__(self, depth=4, width=256, dropout=0.1, max_epochs=1000, batch_size=256, learning_rate=1e-4,
+                 random_state=0, device="auto", verbose=True, keep="last_epoch", corruption_rate=0.3,
                  corruption="empirical_marginal", temperature=1.0, projector_dim=256):
         self.depth = depth
         self.width = width
         self.dropout = dropout
-        self.epochs = epochs
+        self.max_epochs = max_epochs
         self.batch_size = batch_size
-        self.lr = lr
-        self.seed = seed
+        self.learning_rate = learning_rate
+        self.random_state = random_state
         self.device = device
         self.verbose = verbose
         self.keep = keep

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import torch
 
+from ...params import BOOLEAN, Real, at_least, between
 from ..corruption import Corruptor
 from ..losses import vime_loss
 from . import register
-from ._base import Pretrainer
+from ._base import PRETRAINER_CONSTRAINTS, PRETRAINER_TEST_PARAMS, Pretrainer
 
 
 def _decoder(width: int, depth: int, n_features: int) -> torch.nn.Sequential:
@@ -38,17 +39,22 @@ def _decoder(width: int, depth: int, n_features: int) -> torch.nn.Sequential:
 @register
 class Vime(Pretrainer):
     name = "vime"
+    _parameter_constraints = {
+        **PRETRAINER_CONSTRAINTS, "mask_rate": [between(0, 1)], "alpha": [at_least(0, Real)],
+        "resample_each_epoch": [BOOLEAN], "decoder_depth": [at_least(0)],
+    }
+    _test_params = PRETRAINER_TEST_PARAMS
 
-    def __init__(self, depth=4, width=256, dropout=0.1, epochs=1000, batch_size=16, lr=1e-3, seed=0,
-                 device="auto", verbose=True, keep="last_epoch", mask_rate=0.3, alpha=2.0,
+    def __init__(self, depth=4, width=256, dropout=0.1, max_epochs=1000, batch_size=16, learning_rate=1e-3,
+                 random_state=0, device="auto", verbose=True, keep="last_epoch", mask_rate=0.3, alpha=2.0,
                  resample_each_epoch=True, decoder_depth=4):
         self.depth = depth
         self.width = width
         self.dropout = dropout
-        self.epochs = epochs
+        self.max_epochs = max_epochs
         self.batch_size = batch_size
-        self.lr = lr
-        self.seed = seed
+        self.learning_rate = learning_rate
+        self.random_state = random_state
         self.device = device
         self.verbose = verbose
         self.keep = keep
@@ -70,7 +76,7 @@ class Vime(Pretrainer):
         })
 
     def _optimizer(self, params):
-        return torch.optim.RMSprop(params, lr=self.lr, alpha=0.9, eps=1e-7)  # Keras' RMSprop defaults
+        return torch.optim.RMSprop(params, lr=self.learning_rate, alpha=0.9, eps=1e-7)  # Keras' RMSprop defaults
 
     def _start_epoch(self, nets, ctx, X, epoch, generator):
         if not self.resample_each_epoch and ctx.fixed is None:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from exprbench.classification import job as job_module, rdata
+from exprbench import rdata
+from exprbench.classification import job as job_module
 from exprbench.config import resolve
 from exprbench.classification.job import FitJob
 from exprbench.sources import SOURCES

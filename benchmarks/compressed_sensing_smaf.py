@@ -74,7 +74,7 @@ def main() -> None:
     slow = [naive_min_l1(W, X[:, g], bounds[i]) for i, g in enumerate(genes)]
     t2 = time.perf_counter()
     gram_ms, naive_ms = 1e3 * (t1 - t0) / genes.size, 1e3 * (t2 - t1) / genes.size
-    support = np.mean([np.array_equal(a > 0, b > 0) for a, b in zip(fast, slow)])
+    support = np.mean([np.array_equal(a > 0, b > 0) for a, b in zip(fast, slow, strict=False)])
     print(f"U-step per gene on {genes.size} genes: Gram form {gram_ms:.2f} ms, per-gene lars_path baseline "
           f"{naive_ms:.2f} ms, ratio {naive_ms / gram_ms:.1f}x (same support for {100 * support:.0f} % of genes; "
           f"the baseline does not interpolate to the bound)")

@@ -53,7 +53,7 @@ def fits_per_second(model, X, y, row_sets, epochs, device, stacked, compile_step
     if stacked:
         fit_stacked(models, X, y, row_sets, classes=classes, compile_steps=compile_steps)
     else:
-        for m, rows in zip(models, row_sets):
+        for m, rows in zip(models, row_sets, strict=False):
             m.fit(X[torch.as_tensor(rows, device=X.device)], y[rows], classes=classes)
     synchronize(device)
     return len(row_sets) / (time.perf_counter() - started)

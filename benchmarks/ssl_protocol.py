@@ -70,7 +70,7 @@ def main() -> None:
     state = encoders[SSL_METHODS.names()[0]]
     print(f"\nfine-tuning ({args.max_epochs} epochs): seconds per fit and ratio to the baseline fit")
     print(f"  {'p':>5s} {'n':>5s} {'baseline':>9s} {'unfrozen':>9s} {'ratio':>6s} {'frozen':>8s} {'ratio':>6s}")
-    for p, (fitted, stopping) in zip(proportions, subsets):
+    for p, (fitted, stopping) in zip(proportions, subsets, strict=False):
         base = fit_seconds("unfrozen", fitted, stopping, None)
         unfrozen = fit_seconds("unfrozen", fitted, stopping, state)
         frozen = fit_seconds("frozen", fitted, stopping, state)

@@ -41,7 +41,7 @@ class PandasSampleDataset(torch.utils.data.Dataset):
 
 def reference_epochs(network, X, y, epochs, batch_size, clip_grad_norm):
     frame = pd.DataFrame(X.T, columns=[f"s{i}" for i in range(len(y))])
-    labels = dict(zip(frame.columns, y.tolist()))
+    labels = dict(zip(frame.columns, y.tolist(), strict=False))
     dataset = PandasSampleDataset(frame, labels)
     n_tune = len(y) // 5
     train_set = torch.utils.data.Subset(dataset, range(n_tune, len(y)))

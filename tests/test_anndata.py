@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import make_data
 
 from exprbench.cli import main
 from exprbench.sources.local import LocalSource
 from exprbench.store import ExpressionData, open_dataset, write_dataset
-from conftest import make_data
 
 DATA = Path(__file__).parent / "data"
 # The matrix of the fixture files, which anndata 0.12.19 wrote (CSR and CSC X, categorical obs with a missing value).

@@ -7,13 +7,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from exprbench.classification.job import FitJob
+from exprbench.classification.tasks import read_manifest
 from exprbench.cli import main
 from exprbench.compendium import compendium_stats, read_stats, write_stats
 from exprbench.config import resolve
-from exprbench.classification.job import FitJob
 from exprbench.preprocess import GenePreprocessor
 from exprbench.store import ExpressionData, open_dataset, write_dataset
-from exprbench.classification.tasks import build_manifest, read_manifest
 
 
 def tpm_store(path, n_per_class=12, n_genes=9) -> np.ndarray:

@@ -6,9 +6,9 @@ import pytest
 from exprbench.compressed_sensing.data import clip_at_percentile, scale_01, select, split
 from exprbench.compressed_sensing.decode import decode_sparsest, fit_fraction, omp_codes
 from exprbench.compressed_sensing.measurement import observe, random_measurement_matrix, scaled_noise
-from exprbench.compressed_sensing.metrics import distance_correlation, recovery_metrics
 from exprbench.compressed_sensing.methods._smaf import min_l1_nonnegative
 from exprbench.compressed_sensing.methods.smaf import SMAF
+from exprbench.compressed_sensing.metrics import distance_correlation, recovery_metrics
 
 
 def test_measurement_rows_have_unit_norm_and_low_correlation():

@@ -2,10 +2,10 @@
 
 import pytest
 import yaml
+from test_workflow import ROOT
 
 from exprbench import config as config_module
 from exprbench.compressed_sensing import settings
-from test_workflow import ROOT
 
 
 def resolve(section, datasets=None):

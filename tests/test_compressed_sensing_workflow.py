@@ -3,9 +3,9 @@
 import pandas as pd
 import pytest
 import yaml
+from test_workflow import ROOT, snakemake
 
 from exprbench.compressed_sensing.metrics import METRICS
-from test_workflow import ROOT, snakemake
 
 # Every method is exercised in test_compressed_sensing_methods; here one of each kind
 # (closed form, iterative dictionary, measurement-trained) keeps the job count low.

@@ -6,8 +6,7 @@ import pytest
 import yaml
 
 from exprbench.classification.settings import TASK_DEFAULTS, fit_jobs
-from exprbench.config import (ConfigError, check_dataset, family, family_sections, load, resolve,
-                              validate_section)
+from exprbench.config import ConfigError, check_dataset, family, family_sections, load, resolve, validate_section
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -6,10 +6,10 @@ import zlib
 
 import pytest
 import requests
+from http_server import FileServer, Route
 
 from exprbench import download as dl
 from exprbench.download import DownloadError, DownloadItem, download, download_many, read_manifest
-from http_server import FileServer, Route
 
 FAST = dict(progress=False, backoff=0.01, retries=3, timeout=5)
 LOCAL = dict(FAST, allow_http=True)

@@ -8,10 +8,10 @@ import gzip
 import time
 
 import pytest
-
-from exprbench.download import DownloadError, download, read_manifest
 from http_server import Route
 from test_download import LOCAL, isolated, leftovers, md5_of, payload, server, waits  # noqa: F401 (fixtures)
+
+from exprbench.download import DownloadError, download, read_manifest
 
 
 def test_etag_change_on_resume_restarts_instead_of_splicing(server, tmp_path):
@@ -40,7 +40,7 @@ def test_last_modified_change_on_resume_restarts(server, tmp_path):
         download(url, dest, **dict(LOCAL, retries=0))
     # Only Last-Modified was recorded (no ETag), and it differs from the resumed answer's.
     state = (tmp_path / "a.bin.part.json")
-    state.write_text('{"url": "%s", "etag": null, "last_modified": "Sun, 31 Dec 2023 00:00:00 GMT", "total": 6000}' % url)
+    state.write_text(f'{{"url": "{url}", "etag": null, "last_modified": "Sun, 31 Dec 2023 00:00:00 GMT", "total": 6000}}')
 
     download(url, dest, **LOCAL)
 

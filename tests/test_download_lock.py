@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from http_server import Route
+from test_download import LOCAL, isolated, payload, server, waits  # noqa: F401 (fixtures)
 
 from exprbench.cli import main
 from exprbench.download import DownloadError, DownloadLock, download, lock_path_for, read_manifest, write_lock
-from http_server import Route
-from test_download import LOCAL, isolated, payload, server, waits  # noqa: F401 (fixtures)
 
 ROOT = Path(__file__).resolve().parents[1]
 

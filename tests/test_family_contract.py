@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
-
 import test_compressed_sensing_workflow
 import test_generative_workflow
 import test_inference_workflow
 import test_ssl_workflow
+import yaml
+from test_workflow import ROOT, snakemake
+
 from exprbench.config import load_schema
 from exprbench.family import families
-from test_workflow import ROOT, snakemake
 
 PACKAGE = ROOT / "src" / "exprbench"
 FAMILY_NAMES = {fam.name for fam in families()}

@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from exprbench.cli import main as cli_main
 from exprbench.classification.figures import (
     REQUIRED_COLUMNS,
     SummaryFormatError,
@@ -19,6 +18,7 @@ from exprbench.classification.figures import (
     plot_learning_curves,
 )
 from exprbench.classification.smoothing import loess
+from exprbench.cli import main as cli_main
 
 MODELS = ("logistic_regression", "linear_svm", "mlp3", "mlp5")
 

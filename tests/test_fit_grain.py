@@ -6,11 +6,11 @@ import shutil
 import pandas as pd
 import pytest
 import yaml
+from test_workflow import ROOT, run_workflow, snakemake, tiny_config
 
 from exprbench import config as config_module
-from exprbench.classification import settings as classification_settings
 from exprbench.classification import fit_group
-from test_workflow import ROOT, run_workflow, snakemake, tiny_config
+from exprbench.classification import settings as classification_settings
 
 
 def per_fit_files(workdir) -> dict:

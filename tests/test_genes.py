@@ -1,9 +1,9 @@
 import numpy as np
 import pandas as pd
+from conftest import make_data
 
 from exprbench.genes import shared_genes, unversioned
 from exprbench.store import open_dataset, write_dataset
-from conftest import make_data
 
 
 def test_versions_are_dropped_but_par_y_and_other_ids_are_kept():

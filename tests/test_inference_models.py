@@ -111,7 +111,7 @@ def test_dgex_default_is_two_half_networks_each_decaying_on_its_own_training_mae
     assert len(halves) == 2 and [h.output.out_features for h in halves] == [12, 12]
     assert model.predict(X[:2]).shape == (2, Y.shape[1])
     # Two optimisers, each holding exactly one half's parameters.
-    for optimizer, half in zip(model.optimizers_, halves):
+    for optimizer, half in zip(model.optimizers_, halves, strict=False):
         held = {id(p) for group in optimizer.param_groups for p in group["params"]}
         assert held == {id(p) for p in half.parameters()}
     lr = list(model.learning_rates_)

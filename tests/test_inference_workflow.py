@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from test_workflow import ROOT, snakemake
 
 from exprbench import config as config_module
 from exprbench.config import ConfigError
@@ -13,7 +14,6 @@ from exprbench.inference import settings
 from exprbench.inference.job import InferenceJob
 from exprbench.sources.simulated import SimulatedClasses
 from exprbench.store import write_dataset
-from test_workflow import ROOT, snakemake
 
 MODEL_DIR = ROOT / "config" / "inference_models"
 

@@ -3,7 +3,6 @@ no --unlock, no --rerun-incomplete, the same results and no litter."""
 
 import os
 import random
-import shutil
 import signal
 import subprocess
 import time
@@ -11,7 +10,6 @@ import time
 import pandas as pd
 import pytest
 import yaml
-
 from test_workflow import BIN, ROOT, run_workflow, snakemake, tiny_config
 
 PROFILE = ROOT / "profiles" / "workstation"

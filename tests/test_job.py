@@ -3,15 +3,15 @@
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import make_data
 
-from exprbench.config import resolve
 from exprbench.classification.job import FitJob, _Problem
+from exprbench.classification.tasks import TaskError, build_manifest
+from exprbench.config import resolve
 from exprbench.seeding import make_rng
 from exprbench.sources import SOURCES
 from exprbench.splits import nested_subsets
 from exprbench.store import open_dataset, write_dataset
-from exprbench.classification.tasks import TaskError, build_manifest
-from conftest import make_data
 
 TIMING = ["fit_seconds"]
 
@@ -178,7 +178,7 @@ def test_pretraining_runs_once_per_problem_and_equals_pretraining_per_fraction(t
     features = problem.features(sets)
     best = {"learning_rate": metrics["learning_rate"].iloc[0], "weight_decay": metrics["weight_decay"].iloc[0]}
     subsets = nested_subsets(len(sets["train"]), [0.5, 0.75, 1.0], make_rng(0, "t", "fractions", 0, ""))
-    for fraction, subset in zip([0.5, 0.75, 1.0], subsets):
+    for fraction, subset in zip([0.5, 0.75, 1.0], subsets, strict=False):
         model = problem.new_model(**best, random_state=problem.fit_seed(fraction, sets), warm_start=True)
         model.fit(features["pretrain"], y[sets["pretrain"]], classes=problem.problem_classes,
                   groups=problem.groups[sets["pretrain"]])
@@ -209,8 +209,9 @@ def test_pretraining_needs_five_folds(tmp_path):
 
 
 def test_second_fit_forgets_unless_warm_start():
-    from exprbench.classification.models import MODELS
     from conftest import separable_problem
+
+    from exprbench.classification.models import MODELS
 
     X_first, y_first = separable_problem(n=60, seed=0)
     X_second, y_second = separable_problem(n=60, seed=1)

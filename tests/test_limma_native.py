@@ -5,11 +5,11 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
+from test_job import make_job, sim_config
 
 from exprbench import limma, rdata
 from exprbench.cli import build_parser
 from exprbench.limma import remove_batch_effect
-from test_job import make_job, sim_config
 
 try:
     rdata.r_objects()

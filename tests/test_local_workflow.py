@@ -7,11 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from test_workflow import ROOT, snakemake, workflow_args
 
 from exprbench.compressed_sensing.metrics import METRICS
 from exprbench.h5ad import export_h5ad
 from exprbench.store import ExpressionData, open_dataset, write_dataset
-from test_workflow import ROOT, snakemake, workflow_args
 
 N_SAMPLES, N_GENES = 40, 24
 FORMATS = {  # dataset -> (file, orientation)

@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
+from conftest import separable_problem
 from sklearn.base import clone
 
-from exprbench.metrics import balanced_accuracy
 from exprbench.classification.models import MODELS
-from conftest import separable_problem
+from exprbench.metrics import balanced_accuracy
 
 FAST = {"max_epochs": 30, "learning_rate": 1e-2, "device": "cpu"}
 
@@ -130,5 +130,5 @@ def test_correction_runs_on_the_fit_part_and_the_holdout_each_on_its_own():
     assert [len(part_y) for _, part_y in parts] == [40, 10]
     rows = [np.flatnonzero((X[:, None, :] == part_X[None]).all(axis=2).any(axis=1)) for part_X, _ in parts]
     assert sorted(np.concatenate(rows).tolist()) == list(range(50)), "the two parts split the training set"
-    for (_, part_y), part_rows in zip(parts, rows):
+    for (_, part_y), part_rows in zip(parts, rows, strict=False):
         np.testing.assert_array_equal(part_y, y[part_rows])

@@ -3,9 +3,9 @@
 import json
 
 import pytest
+from test_workflow import ROOT, snakemake, tiny_config
 
 from exprbench.output_folders import REGISTRY_FILE, OutputFolderClash, claim_output_folders, read_registry
-from test_workflow import ROOT, snakemake, tiny_config
 
 FOLDERS = {"results_dir": "results", "figures_dir": "figures"}
 

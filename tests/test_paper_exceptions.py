@@ -7,14 +7,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from conftest import separable_problem
 
-from exprbench.classification.settings import load_model_spec
-from exprbench.config import load
 from exprbench.classification.models import MODELS
-from exprbench.store import ExpressionData, open_dataset, write_dataset
+from exprbench.classification.settings import load_model_spec
 from exprbench.classification.tasks import build_manifest
 from exprbench.classification.tuning import nested_search
-from conftest import separable_problem
+from exprbench.config import load
+from exprbench.store import ExpressionData, open_dataset, write_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 

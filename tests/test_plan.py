@@ -4,20 +4,19 @@ fits and result rows a run produces, and its calibration is cached."""
 import json
 import re
 
-import numpy as np
 import pytest
 import yaml
+from test_workflow import ROOT, snakemake
 
 from exprbench import config as config_module
-from exprbench.classification import settings as classification_settings
 from exprbench import plan, plan_calibration
-from exprbench.cli import main
+from exprbench.classification import settings as classification_settings
 from exprbench.classification.job import FitJob
 from exprbench.classification.models import MODELS
+from exprbench.classification.tasks import build_manifest, read_manifest, write_manifest
+from exprbench.cli import main
 from exprbench.sources import SOURCES
 from exprbench.store import open_dataset
-from exprbench.classification.tasks import build_manifest, read_manifest, write_manifest
-from test_workflow import ROOT, snakemake
 
 # Snakemake rule -> the plan's family whose jobs it runs.
 RULE_FAMILY = {"fit": "classification", "ssl_pretrain": "ssl", "ssl_finetune": "ssl",

@@ -3,24 +3,21 @@ a task whose every fit failed, and the lock a killed run leaves behind."""
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 
 import h5py
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import make_data
 
 from exprbench import cli
 from exprbench.atomic import atomic_path, remove_stale_temporaries, scratch_folder, write_text
+from exprbench.classification.summary import failed_tasks_report, tasks_where_every_fit_failed
 from exprbench.run_lock import OWNER_FILE, claim_run
 from exprbench.store import StoreError, open_dataset, stream_dataset, write_dataset
-from exprbench.classification.summary import failed_tasks_report, tasks_where_every_fit_failed
-
-from conftest import make_data
 
 
 def _dead_pid() -> int:

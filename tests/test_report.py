@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from test_workflow import ROOT, run_workflow, snakemake, tiny_config
 
 FAMILY_TITLES = {"classification": "Classification", "ssl": "Self-supervised learning",

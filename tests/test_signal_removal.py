@@ -8,11 +8,11 @@ import pytest
 
 from exprbench import rdata
 from exprbench.classification import job as job_module
-from exprbench.config import resolve
 from exprbench.classification.job import FitJob
+from exprbench.classification.tasks import build_manifest
+from exprbench.config import resolve
 from exprbench.sources import SOURCES
 from exprbench.store import open_dataset, write_dataset
-from exprbench.classification.tasks import build_manifest
 
 try:
     rdata.r_objects()

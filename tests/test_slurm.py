@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from test_workflow import tiny_config
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -5,10 +5,10 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+from http_server import Route
 
 from exprbench.sources.archs4 import Archs4, ArchsFormatError, read_sample_blocks, tissue_labels
 from exprbench.store import open_dataset
-from http_server import Route
 
 FAST = dict(progress=False, backoff=0.01, retries=1, timeout=5, use_cache=False)
 KEYWORDS = {"liver": ["liver", "hepatocyte"], "brain": ["brain", "prefrontal cortex"], "blood": ["whole blood"]}
@@ -40,7 +40,7 @@ def archs4_bytes(tmp_path, counts, samples=SAMPLES, gene_ids=GENE_IDS, drop=None
     vlen = h5py.string_dtype()
     with h5py.File(path, "w") as h5:
         h5.create_dataset("data/expression", data=counts, chunks=(len(counts), 1), compression="gzip")
-        columns = list(zip(*samples))
+        columns = list(zip(*samples, strict=False))
         for name, values in (("geo_accession", columns[0]), ("series_id", columns[1]),
                              ("source_name_ch1", columns[3]), ("characteristics_ch1", columns[4]),
                              ("title", [f"title {v}" for v in columns[0]])):

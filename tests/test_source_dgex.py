@@ -4,6 +4,7 @@
 import h5py
 import numpy as np
 import pytest
+from http_server import Route
 from scipy.stats import rankdata
 
 from exprbench.quantile import (
@@ -15,7 +16,6 @@ from exprbench.quantile import (
 )
 from exprbench.sources.dgex_geo import DgexGeo, GctxFormatError, near_duplicates
 from exprbench.store import open_dataset
-from http_server import Route
 
 FAST = dict(progress=False, backoff=0.01, retries=1, timeout=5, use_cache=False)
 

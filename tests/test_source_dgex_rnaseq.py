@@ -7,12 +7,12 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+from http_server import Route
 
 from exprbench.quantile import map_to_reference_quantiles
 from exprbench.sources.dgex_geo import DgexGeo
 from exprbench.sources.dgex_rnaseq import DgexRnaseq, RnaseqFormatError
 from exprbench.store import ExpressionData, open_dataset, write_dataset
-from http_server import Route
 
 FAST = dict(progress=False, backoff=0.01, retries=1, timeout=5, use_cache=False)
 
@@ -106,7 +106,7 @@ def check_mapped(out, values):
     assert stored.dtype == np.float32
     np.testing.assert_allclose(stored, map_to_reference_quantiles(aligned, REFERENCE), rtol=1e-6)
     # Samples without ties take exactly the reference quantiles, ordered as their RPKM.
-    for row, sample in zip(stored, aligned):
+    for row, sample in zip(stored, aligned, strict=False):
         if len(np.unique(sample)) == len(sample):
             np.testing.assert_allclose(np.sort(row), REFERENCE, rtol=1e-6)
             assert np.argsort(row).tolist() == np.argsort(sample).tolist()

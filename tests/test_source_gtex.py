@@ -6,11 +6,11 @@ import re
 
 import numpy as np
 import pytest
+from http_server import FileServer, Route
 
 from exprbench.download import DownloadError, read_manifest
 from exprbench.sources.gtex import GctFormatError, GTExV8, donor_of
 from exprbench.store import open_dataset
-from http_server import FileServer, Route
 
 GCT_NAME = "GTEx_Analysis_2017-06-05_v8_RNASeQCv1.1.9_gene_tpm.gct.gz"
 ATTRIBUTES_NAME = "GTEx_Analysis_v8_Annotations_SampleAttributesDS.txt"

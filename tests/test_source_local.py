@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import make_data
 
 from exprbench.cli import main
 from exprbench.config import ConfigError, resolve
@@ -14,7 +15,6 @@ from exprbench.h5ad import export_h5ad
 from exprbench.sources import SOURCES
 from exprbench.sources.local import LocalSource
 from exprbench.store import open_dataset, write_dataset
-from conftest import make_data
 
 N_SAMPLES, N_GENES = 20, 30
 

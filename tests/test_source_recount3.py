@@ -3,16 +3,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
-
 import recount3_fixtures as fx
-from exprbench.genes import unversioned
+import yaml
+from http_server import FileServer, Route
+
 from exprbench.download import DownloadError
-from exprbench.sources import SOURCES
-from exprbench.sources import recount3
+from exprbench.genes import unversioned
+from exprbench.sources import SOURCES, recount3
 from exprbench.sources.recount3 import PROJECT_LIST_PATH, Recount3Error, Recount3SRA
 from exprbench.store import open_dataset
-from http_server import FileServer, Route
 
 REPO = Path(__file__).resolve().parents[1]
 ANNOTATION_PATH = "human/annotations/gene_sums/human.gene_sums.G026.gtf.gz"

@@ -9,12 +9,12 @@ import zipfile
 import numpy as np
 import pandas as pd
 import pytest
+from http_server import Route
 
 from exprbench.download import DownloadError
 from exprbench.sources import SOURCES
 from exprbench.sources.tcga_xena import TcgaXena
 from exprbench.store import open_dataset
-from http_server import Route
 
 XENA_MATRIX_NAME = "EB++AdjustPANCAN_IlluminaHiSeq_RNASeqV2.geneExp.xena.gz"
 CLINICAL_NAME = "Survival_SupplementalTable_S1_20171025_xena_sp"
@@ -269,8 +269,8 @@ def uci_tables(n_genes=5, classes=UCI_CLASSES):
     values[:, 0] = 0.0  # the real data has many exact zeros
     ids = [f"sample_{i}" for i in range(len(classes))]
     data = "," + ",".join(f"gene_{j}" for j in range(n_genes)) + "\n"
-    data += "".join(f"{s}," + ",".join(repr(float(v)) for v in row) + "\n" for s, row in zip(ids, values))
-    labels = ",Class\n" + "".join(f"{s},{c}\n" for s, c in zip(ids, classes))
+    data += "".join(f"{s}," + ",".join(repr(float(v)) for v in row) + "\n" for s, row in zip(ids, values, strict=False))
+    labels = ",Class\n" + "".join(f"{s},{c}\n" for s, c in zip(ids, classes, strict=False))
     return data.encode(), labels.encode(), values
 
 

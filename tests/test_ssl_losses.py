@@ -91,7 +91,7 @@ def test_ema_update_follows_its_formula():
     online, target = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
     before = [p.detach().clone() for p in target.parameters()]
     ema_update(target, online, 0.9)
-    for old, new, current in zip(before, target.parameters(), online.parameters()):
+    for old, new, current in zip(before, target.parameters(), online.parameters(), strict=False):
         torch.testing.assert_close(new, 0.9 * old + 0.1 * current)
 
 

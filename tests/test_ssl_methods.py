@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 import torch
+from conftest import separable_problem
 from sklearn.base import clone
 
-from conftest import separable_problem
 from exprbench.ssl.encoder import make_encoder
 from exprbench.ssl.finetune import FineTuner
 from exprbench.ssl.methods import SSL_METHODS

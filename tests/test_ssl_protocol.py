@@ -44,7 +44,7 @@ def _subsets(labels, proportions, rng, stop_fraction=0.0, stop_min_per_class=0):
 def test_p_subsets_are_nested_stratified_and_new_per_repeat():
     proportions = [0.02, 0.1, 0.5, 1.0]
     subsets = _subsets(LABELS, proportions, make_rng(0, "repeat", 0))
-    for small, large in zip(subsets, subsets[1:]):
+    for small, large in zip(subsets, subsets[1:], strict=False):
         assert set(small) <= set(large)
     # At least one sample per class, round(n_c * p) otherwise.
     assert pd.Series(LABELS[subsets[0]]).value_counts().to_dict() == {"a": 1, "b": 1, "c": 1}
@@ -52,11 +52,11 @@ def test_p_subsets_are_nested_stratified_and_new_per_repeat():
     assert len(subsets[-1]) == 100
     again = _subsets(LABELS, proportions, make_rng(0, "repeat", 0))
     other = _subsets(LABELS, proportions, make_rng(0, "repeat", 1))
-    assert all(np.array_equal(x, y) for x, y in zip(subsets, again))
+    assert all(np.array_equal(x, y) for x, y in zip(subsets, again, strict=False))
     assert not np.array_equal(subsets[1], other[1])
     # With early stopping the subsets stay nested.
     with_stop = _subsets(LABELS, proportions, make_rng(0, "repeat", 0), 0.15, 1)
-    for small, large in zip(with_stop, with_stop[1:]):
+    for small, large in zip(with_stop, with_stop[1:], strict=False):
         assert set(small) <= set(large)
 
 
@@ -67,7 +67,7 @@ def test_early_stopping_set_scales_with_p_and_stays_out_of_the_test_set():
     proportions = [0.02, 0.1, 0.3, 1.0]
     pairs = fit_and_stop_subsets(pool, proportions, make_rng(0, "repeat", 0), 0.15, 1)
     stop_sizes = []
-    for p, (fitted, stopping) in zip(proportions, pairs):
+    for p, (fitted, stopping) in zip(proportions, pairs, strict=False):
         assert not set(fitted) & set(stopping)  # the early-stopping samples are never fitted
         rows_fitted, rows_stopping = parts.train_pool[fitted], parts.train_pool[stopping]
         assert not (set(rows_fitted) | set(rows_stopping)) & set(parts.test)

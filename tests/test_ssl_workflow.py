@@ -6,6 +6,7 @@ import pytest
 import yaml
 from test_workflow import ROOT, snakemake, workflow_args
 
+
 def tiny_config(tmp_path):
     config = {
         "model_dir": str(ROOT / "config" / "models"),

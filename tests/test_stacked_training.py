@@ -35,11 +35,11 @@ def fits(model_name, n_fits=5):
 
 def sequential(models, X, y, groups, row_sets, correct=None):
     return [clone(m).fit(X[rows], y[rows], classes=np.arange(3), groups=groups[rows], correct=correct)
-            for m, rows in zip(models, row_sets)]
+            for m, rows in zip(models, row_sets, strict=False)]
 
 
 def assert_same_fits(one_by_one, stacked, X):
-    for a, b in zip(one_by_one, stacked):
+    for a, b in zip(one_by_one, stacked, strict=False):
         assert (a.best_epoch_, a.n_epochs_) == (b.best_epoch_, b.n_epochs_)
         np.testing.assert_allclose([h["val_loss"] for h in b.history_], [h["val_loss"] for h in a.history_],
                                    rtol=1e-5, atol=1e-6)

@@ -1,9 +1,9 @@
 import h5py
 import numpy as np
 import pytest
+from conftest import make_data
 
 from exprbench.store import ExpressionData, StoreError, open_dataset, write_dataset
-from conftest import make_data
 
 
 def test_round_trip_keeps_matrix_tables_and_provenance(tmp_path, small_data):

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
+from conftest import separable_problem
 
 from exprbench.classification.models import MODELS
 from exprbench.classification.tuning import nested_search, sample_space
-from conftest import separable_problem
 
 SPACE = {"learning_rate": {"log_uniform": [1e-4, 1e-1]}, "batch_size": {"choice": [8, 16]}, "weight_decay": {"uniform": [0, 0.1]}}
 

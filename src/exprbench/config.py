@@ -20,9 +20,6 @@ from .family import family as family_named
 from .sources import SOURCES
 from .tracking import BACKEND_SPEC_KEYS
 
-
-
-
 JOB_RESOURCE_DEFAULTS = {
     "prepare": {"mem_mb": 4000, "runtime": 30},
     "manifest": {"mem_mb": 2000, "runtime": 10},
@@ -39,7 +36,7 @@ class ConfigError(ValueError):
         super().__init__(message)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _parsed_schema(name: str) -> dict:
     if "/" in name:  # a family's own schema: "exprbench.<family>/schema.yaml"
         package, file_name = name.split("/", 1)

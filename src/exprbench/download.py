@@ -36,11 +36,11 @@ import shutil
 import sys
 import time
 import zlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, Sequence
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -109,7 +109,7 @@ class DownloadLock:
     files: Mapping[str, Mapping]
 
     @classmethod
-    def read(cls, path: str | os.PathLike) -> "DownloadLock":
+    def read(cls, path: str | os.PathLike) -> DownloadLock:
         path = Path(path)
         try:
             data = json.loads(path.read_text())
@@ -173,7 +173,7 @@ class _Expected:
     def has_checksum(self) -> bool:
         return bool(self.md5 or self.sha256)
 
-    def for_url(self, url: str, lock: "DownloadLock | None") -> "_Expected":
+    def for_url(self, url: str, lock: DownloadLock | None) -> _Expected:
         """These expectations plus what ``lock`` holds for ``url`` (the definition's own pins win)."""
         if lock is None:
             return self
@@ -211,7 +211,7 @@ class _Settings:
     @classmethod
     def build(cls, *, cache_dir=None, use_cache=True, retries=5, backoff=1.0, max_wait=60.0,
               timeout=60.0, progress=True, allow_http=False, ca_bundle=None, session=None,
-              min_rate=10_000.0, rate_window=60.0, lock=None, concurrent=False) -> "_Settings":
+              min_rate=10_000.0, rate_window=60.0, lock=None, concurrent=False) -> _Settings:
         if min_rate < 0 or rate_window <= 0:
             raise ValueError(f"min_rate must be >= 0 and rate_window > 0, got {min_rate} and {rate_window}")
         if progress:
@@ -296,7 +296,7 @@ def download_many(items: Iterable[DownloadItem | Mapping], *, max_workers: int =
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
         futures = [pool.submit(fetch, item) for item in items]
     paths, failures = [], []
-    for item, future in zip(items, futures):
+    for item, future in zip(items, futures, strict=False):
         try:
             paths.append(future.result())
         except Exception as error:  # every failure is reported together below
@@ -358,7 +358,7 @@ def _download_from(url: str, dest: Path, expected: _Expected, session, settings:
         "md5": md5,
         "etag": meta.get("etag"),
         "last_modified": meta.get("last_modified"),
-        "downloaded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "downloaded_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 
@@ -1011,8 +1011,8 @@ def _retry_after_seconds(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _reject_duplicate_destinations(items: list[DownloadItem]) -> None:

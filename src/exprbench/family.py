@@ -71,7 +71,7 @@ class Family:
         return any(key in config for key in self.keys)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _discover() -> tuple[Family, ...]:
     package = importlib.import_module("exprbench")
     found = []

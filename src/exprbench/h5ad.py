@@ -112,7 +112,7 @@ def export_h5ad(store_path: str | Path, out_path: str | Path, block_cells: int =
             matrix = h5.create_dataset("X", shape=(n_samples, n_genes), dtype=np.float32, chunks=chunks,
                                        compression="gzip" if chunks else None)
             _encode(matrix, "array", "0.2.0")
-            for start, block in zip(range(0, n_samples, block_rows), reader.row_blocks(block_rows)):
+            for start, block in zip(range(0, n_samples, block_rows), reader.row_blocks(block_rows), strict=False):
                 matrix[start:start + block.shape[0]] = block
             labels = {c: ("categorical", samples[c]) for c in samples.columns if c != "sample_id"}
             _write_frame(h5, "obs", "sample_id", samples["sample_id"], labels)

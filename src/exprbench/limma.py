@@ -179,7 +179,7 @@ def _remove_native(matrix, labels, covariates, dtype) -> np.ndarray:
         np.copyto(block, matrix[rows])
         product = product_buffer[: rows.stop - rows.start]
         # One column at a time: a matmul with an inner dimension of 1 or 2 is several times slower.
-        for column, gene_coefficients in zip(removed[rows].T, removed_coefficients):
+        for column, gene_coefficients in zip(removed[rows].T, removed_coefficients, strict=False):
             block -= np.multiply(column[:, None], gene_coefficients, out=product)
         corrected[rows] = block
     return corrected

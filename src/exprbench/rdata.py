@@ -12,7 +12,6 @@ that needs R raises :class:`RUnavailableError` with install instructions.
 from __future__ import annotations
 
 import os
-
 from dataclasses import dataclass
 
 import numpy as np

@@ -72,7 +72,7 @@ def format_table(table: pd.DataFrame) -> str:
     header = ["family", "task", "best model", "score", "runner-up"]
     cells = [header] + table[COLUMNS].astype(str).values.tolist()
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in cells]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip() for row in cells]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
 

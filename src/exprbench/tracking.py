@@ -19,8 +19,9 @@ from __future__ import annotations
 import abc
 import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 TRACKER_BACKENDS = ("none", "mlflow", "neptune")
 NEPTUNE_MODES = ("offline", "async", "debug")

@@ -63,7 +63,7 @@ def _fit_cells(args) -> list:
         raise ValueError(f"--cells, --metrics and --predictions need one entry per cell; got {len(args.cells)}, "
                          f"{len(args.metrics)} and {len(args.predictions)}")
     cells = []
-    for cell, metrics, predictions in zip(args.cells, args.metrics, args.predictions):
+    for cell, metrics, predictions in zip(args.cells, args.metrics, args.predictions, strict=False):
         seed, _, fold = cell.partition(":")
         if not (seed.isdigit() and fold.isdigit()):
             raise ValueError(f"--cells: {cell!r} is not SEED:FOLD, e.g. 0:1")

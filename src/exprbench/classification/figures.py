@@ -186,7 +186,7 @@ def _labelled_groups(summary: pd.DataFrame, by: list[str]) -> list[tuple[str, pd
     datasets_per_task = summary.groupby("task")["dataset"].nunique()
     groups = []
     for keys, data in summary.groupby(by, sort=True):
-        values = dict(zip(by, keys))
+        values = dict(zip(by, keys, strict=False))
         label = values["task"]
         if datasets_per_task[values["task"]] > 1:
             label += f" ({values['dataset']})"

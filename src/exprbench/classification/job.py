@@ -26,15 +26,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..metrics import accuracy, balanced_accuracy, majority_baseline
-from .models import MODELS
 from ..devices import as_device_tensor, resolve_device
+from ..metrics import accuracy, balanced_accuracy, majority_baseline
 from ..preprocess import GenePreprocessor
 from ..seeding import derive_seed, make_rng
 from ..splits import group_kfold, nested_subsets, pretraining_split
 from ..store import open_dataset
-from .tasks import GROUP_COLUMNS
 from ..tracking import make_tracker
+from .models import MODELS
+from .tasks import GROUP_COLUMNS
 from .tuning import nested_search
 
 SIGNAL_REMOVALS = ("none", "limma", "limma_joint")
@@ -153,7 +153,7 @@ class _Problem:
             # The paper's S1 control: one correction over all sets, then split.
             joint = remove_batch_effect(np.concatenate(list(values.values())), self.y[np.concatenate(list(sets.values()))],
                                         backend=self.job.signal_removal_backend)
-            values = dict(zip(values, np.split(joint, np.cumsum([len(rows) for rows in sets.values()])[:-1])))
+            values = dict(zip(values, np.split(joint, np.cumsum([len(rows) for rows in sets.values()])[:-1]), strict=False))
         features = {name: as_device_tensor(matrix, device) for name, matrix in values.items()}
         if self.correct is not None:
             # The training side stays uncorrected: it is corrected per part where it is used.
@@ -190,7 +190,7 @@ class _Problem:
                                  make_rng(job.seed, job.task["name"], "fractions", job.fold, self.pair_name))
         pretrained_model = self.pretrain(best, features, sets) if "pretrain" in sets else None
         metrics, predictions = [], []
-        for fraction, subset in zip(job.task["train_fractions"], subsets):
+        for fraction, subset in zip(job.task["train_fractions"], subsets, strict=False):
             if len(np.unique(self.y[train][subset])) < 2:
                 job.log(f"{self.prefix}fraction {fraction}: {len(subset)} training samples hold one class; skipped")
                 continue

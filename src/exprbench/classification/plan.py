@@ -8,6 +8,7 @@ from pathlib import Path
 from ..plan import MB, dataset_shape, finish
 from . import settings
 
+
 def _manifest(config: dict, task: str) -> dict | None:
     path = Path(config["results_dir"]) / "tasks" / f"{task}.json"
     if not path.is_file():

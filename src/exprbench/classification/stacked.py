@@ -246,7 +246,7 @@ class StackedTraining:
             norms = torch.stack([torch.linalg.vector_norm(g.flatten(1), dim=1) for g in grads], 1)
             norm = torch.linalg.vector_norm(norms, dim=1)
             scale = torch.clamp(clip / (norm + 1e-6), max=1.0)
-            for p, g, (m, v) in zip(params, grads, moments):
+            for p, g, (m, v) in zip(params, grads, moments, strict=False):
                 shape = (-1,) + (1,) * (p.dim() - 1)
                 on = active.view(shape)
                 g = g * scale.view(shape)
@@ -296,7 +296,7 @@ class StackedTraining:
         labels = np.zeros((S, K, B), dtype=np.int64)
         counts = np.zeros((S, K), dtype=np.int64)
         step_size, bias2 = np.ones((S, K)), np.ones((S, K))
-        for k, (fit, order) in enumerate(zip(self.fits, orders)):
+        for k, (fit, order) in enumerate(zip(self.fits, orders, strict=False)):
             if order is None:
                 continue
             lr = float(fit.estimator.learning_rate)
@@ -376,7 +376,7 @@ class StackedTraining:
                 keep = torch.zeros(len(self.fits), dtype=torch.bool)
                 keep[improved] = True
                 keep = keep.to(self.device)
-                for best, p in zip(self.best_state, self.params):
+                for best, p in zip(self.best_state, self.params, strict=False):
                     best.copy_(torch.where(keep.view((-1,) + (1,) * (p.dim() - 1)), p.detach(), best))
         self._finish(time.perf_counter() - started)
 

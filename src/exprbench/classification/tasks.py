@@ -68,7 +68,7 @@ def build_manifest(reader: DatasetReader, task: dict, config_file="config") -> d
         "label": label,
         "kind": kind,
         "classes": classes.tolist(),
-        "class_counts": dict(zip(classes.tolist(), counts.tolist())),
+        "class_counts": dict(zip(classes.tolist(), counts.tolist(), strict=False)),
         # binary_pairs: the top_n classes by class_counts, the pairs' classes.
         "pair_classes": pair_classes,
         "pairs": pairs,

@@ -56,7 +56,7 @@ def _draw(table: pd.DataFrame, panels, title: str) -> Figure:
     axes = figure.subplots(1, len(panels), squeeze=False)
     colours = matplotlib.colormaps["tab10"].colors
     methods = _methods(table)
-    for ax, (column, label, panel_title) in zip(axes[0], panels):
+    for ax, (column, label, panel_title) in zip(axes[0], panels, strict=False):
         for i, method in enumerate(methods):
             stats = table[table["method"] == method].groupby("measurements")[column].agg(["mean", "std"])
             ax.errorbar(stats.index, stats["mean"], yerr=stats["std"].fillna(0), marker="o", ms=4, capsize=3,
@@ -81,7 +81,7 @@ def make_figures(summary_path, figures_dir, experiment: str) -> list[Path]:
     n_seeds = table["seed"].nunique()
     title = f"{experiment}: recovery from composite measurements (mean ± sd over {n_seeds} seed{'s' if n_seeds > 1 else ''})"
     written = []
-    for stem, panels in zip(figure_stems(figures_dir, experiment), FIGURES.values()):
+    for stem, panels in zip(figure_stems(figures_dir, experiment), FIGURES.values(), strict=False):
         figure = _draw(table, panels, title)
         written += save_figure(figure, stem)
     return written

@@ -85,7 +85,7 @@ class ArrayBatches:
     def n_outputs(self) -> int:
         return self.Y.shape[1]
 
-    def rebatched(self, batch_size: int, seed: int) -> "ArrayBatches":
+    def rebatched(self, batch_size: int, seed: int) -> ArrayBatches:
         return ArrayBatches(self.X, self.Y, batch_size, seed)
 
     def epoch(self, epoch: int):

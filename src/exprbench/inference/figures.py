@@ -41,7 +41,7 @@ def plot_scores(summary: pd.DataFrame) -> Figure:
     figure = Figure(figsize=(max(6.0, 1.0 + 0.5 * len(models) * len(tasks)), 6.5), layout="constrained")
     axes = figure.subplots(2, 1, sharex=True)
     width = 0.8 / max(len(models), 1)
-    for ax, metric, label in zip(axes, ("mae", "ccc"), ("MAE (lower is better)", "CCC (higher is better)")):
+    for ax, metric, label in zip(axes, ("mae", "ccc"), ("MAE (lower is better)", "CCC (higher is better)"), strict=False):
         for j, model in enumerate(models):
             for i, task in enumerate(tasks):
                 values = summary.loc[(summary["task"] == task) & (summary["model"] == model), metric].dropna()
@@ -81,7 +81,7 @@ def plot_per_gene_mae(summary: pd.DataFrame) -> Figure:
         return message_figure("no task has both a Deep-LSMTL and a D-GEX run")
     figure = Figure(figsize=(4.0 * len(pairs), 4.0), layout="constrained")
     axes = np.atleast_1d(figure.subplots(1, len(pairs)))
-    for ax, (task, lsmtl, dgex) in zip(axes, pairs):
+    for ax, (task, lsmtl, dgex) in zip(axes, pairs, strict=False):
         y, x = per_gene(lsmtl["run_dir"])["mae"], per_gene(dgex["run_dir"])["mae"]
         ax.scatter(x, y, s=4, alpha=0.5, color=PALETTE[0], linewidths=0)
         limits = [min(x.min(), y.min()), max(x.max(), y.max())]
@@ -105,7 +105,7 @@ def plot_relevance(summary: pd.DataFrame) -> Figure:
         return message_figure("no Deep-LSMTL run with a relevance map")
     figure = Figure(figsize=(6.0 * len(maps), 4.0), layout="constrained")
     axes = np.atleast_1d(figure.subplots(1, len(maps)))
-    for ax, (task, run, data) in zip(axes, maps):
+    for ax, (task, run, data) in zip(axes, maps, strict=False):
         order = np.argsort(data["landmark_group"], kind="stable")
         relevance = data["relevance"][:, order]
         # Rows scaled to their maximum: the pattern across landmarks, not the cluster's size.

@@ -34,7 +34,7 @@ from .models import INFERENCE_MODELS
 
 def grid_points(grid: dict) -> list[dict]:
     keys = sorted(grid)
-    return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))] or [{}]
+    return [dict(zip(keys, values, strict=False)) for values in itertools.product(*(grid[k] for k in keys))] or [{}]
 
 
 def peak_memory_mb() -> float:

@@ -79,7 +79,7 @@ class DataSource:
                          sha256=self.files[n].get("sha256"))
             for n in names
         ]
-        return dict(zip(names, download_many(items, **download_options))) if items else {}
+        return dict(zip(names, download_many(items, **download_options), strict=False)) if items else {}
 
     def write(self, out_path: Path, downloads: dict[str, Path]) -> None:
         """Write the dataset into the store; large sources override this to stream."""

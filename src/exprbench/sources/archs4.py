@@ -86,7 +86,7 @@ def tissue_labels(fields: list[np.ndarray], keywords: dict[str, list[str]]) -> l
     """The tissue of each sample by the module's rule; ``fields`` are in priority order."""
     patterns = {tissue: [normalise_text(k) for k in words] for tissue, words in keywords.items()}
     labels: list[str | None] = []
-    for values in zip(*fields):
+    for values in zip(*fields, strict=False):
         label = None
         for value in values:
             text = normalise_text(value)

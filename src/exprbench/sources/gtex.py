@@ -47,9 +47,10 @@ import io
 import itertools
 import sys
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 import h5py
 import numpy as np

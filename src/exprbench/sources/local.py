@@ -55,8 +55,16 @@ from ..atomic import scratch_folder
 from ..store import REQUIRED_SAMPLE_COLUMNS, stream_dataset
 from . import DataSource, file_sha256
 from ._local_inputs import (
-    MISSING_TOKENS, ORIENTATIONS, H5adMatrix, LocalInputError, StoreMatrix, TableMatrix, check_unique,
-    delimited_header, format_of, separator_of,
+    MISSING_TOKENS,
+    ORIENTATIONS,
+    H5adMatrix,
+    LocalInputError,
+    StoreMatrix,
+    TableMatrix,
+    check_unique,
+    delimited_header,
+    format_of,
+    separator_of,
 )
 
 _EXAMPLES = 5
@@ -299,7 +307,7 @@ class LocalSource(DataSource):
         notes: list[str] = []
         with stream_dataset(out_path, genes, expected_samples=len(samples)) as stream:
             for ids, block, names, _ in matrix.blocks(self._block_rows(column_ids)):
-                for sample, name in zip(ids, names):
+                for sample, name in zip(ids, names, strict=False):
                     if sample in seen:
                         raise LocalInputError(f"{matrix.path}: sample id {sample!r} at {name} repeats {seen[sample]}; "
                                               "give every sample one row")

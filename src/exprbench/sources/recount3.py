@@ -130,7 +130,7 @@ class Recount3SRA(DataSource):
         options = dict(download_options)
         max_workers = options.pop("max_workers", 4)
         print(f"{self.name}: {len(projects)} projects, {len(items)} files", file=sys.stderr)
-        paths.update(zip(names, download_many(items, max_workers=max_workers, **options)))
+        paths.update(zip(names, download_many(items, max_workers=max_workers, **options), strict=False))
         return paths
 
     def _mirror_bases(self) -> list[str]:
@@ -448,7 +448,7 @@ def read_flynn_sex_labels(path: Path) -> dict[str, str]:
         & sex.isin(["male", "female"])
     pairs = pd.DataFrame({"run": table.loc[keep, "sample_acc"].str.strip(), "sex": sex[keep]}).drop_duplicates()
     conflicting = pairs["run"].duplicated(keep=False)  # one run labelled both ways: no label
-    return dict(zip(pairs.loc[~conflicting, "run"], pairs.loc[~conflicting, "sex"]))
+    return dict(zip(pairs.loc[~conflicting, "run"], pairs.loc[~conflicting, "sex"], strict=False))
 
 
 # ---------------------------------------------------------------------- helpers

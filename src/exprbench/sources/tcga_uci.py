@@ -26,8 +26,9 @@ from __future__ import annotations
 import tarfile
 import zipfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
-from typing import IO, Iterator
+from typing import IO
 
 import numpy as np
 import pandas as pd

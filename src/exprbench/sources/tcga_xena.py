@@ -174,7 +174,7 @@ def _required(downloads: dict[str, Path], names: tuple[str, ...]) -> list[Path]:
         raise ValueError(f"tcga_xena: no downloaded file named {missing[0]!r} (got {sorted(downloads)}); "
                          f"the dataset entry's files need {' and '.join(map(repr, names))}")
     paths = [Path(downloads[n]) for n in names]
-    for name, path in zip(names, paths):
+    for name, path in zip(names, paths, strict=False):
         if not path.is_file():
             raise ValueError(f"tcga_xena: {name} file {path} not found; rerun the download step")
     return paths

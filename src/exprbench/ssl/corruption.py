@@ -95,7 +95,7 @@ class Corruptor:
         self.replacement = replacement
         self.rate = _check_rate(rate)
 
-    def fit(self, X: torch.Tensor) -> "Corruptor":
+    def fit(self, X: torch.Tensor) -> Corruptor:
         if self.replacement == "empirical_marginal":
             self.pool = X
         elif self.replacement == "uniform_minmax":

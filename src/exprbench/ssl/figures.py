@@ -124,7 +124,7 @@ def plot_spectra(spectra: pd.DataFrame, section: dict, stem: Path) -> list[Path]
         colours = matplotlib.colormaps["viridis"](np.linspace(0, 0.9, len(exp["architectures"])))
         for c, method in enumerate(methods):
             ax = axes[r][c]
-            for colour, arch in zip(colours, exp["architectures"]):
+            for colour, arch in zip(colours, exp["architectures"], strict=False):
                 line = rows[(rows["method"] == method) & (rows["architecture"] == arch["name"])]
                 if not line.empty:
                     ax.plot(line["rank"], line["log10_singular_value"], color=colour, label=arch["name"])
@@ -146,7 +146,7 @@ def plot_accuracy_vs_pretrain_size(summary: pd.DataFrame, section: dict, stem: P
     experiments = [e for e in section["experiments"].values() if len(e["pretrain_sizes"]) > 1]
     figure = Figure(figsize=(_PANEL[0] * len(experiments), _PANEL[1]), layout="constrained")
     axes = figure.subplots(1, len(experiments), squeeze=False)[0]
-    for ax, exp in zip(axes, experiments):
+    for ax, exp in zip(axes, experiments, strict=False):
         mode = "unfrozen" if "unfrozen" in exp["finetune"]["modes"] else exp["finetune"]["modes"][0]
         p = _nearest(exp["finetune"]["proportions"], section["figures"]["pretrain_size_proportion"])
         rows = summary[(summary["experiment"] == exp["name"]) & (summary["architecture"] == exp["architectures"][0]["name"])

@@ -83,7 +83,7 @@ def run_protocol(data: DownstreamData, make_tuner: Callable[[int], object], prop
     for repeat in range(repeats):
         subsets = fit_and_stop_subsets(data.y_pool, proportions, make_rng(seed, "finetune subsets", subset_key, repeat),
                                        stop_fraction, stop_min_per_class)
-        for p, (fitted, stopping) in zip(proportions, subsets):
+        for p, (fitted, stopping) in zip(proportions, subsets, strict=False):
             tuner = make_tuner(derive_seed(seed, "finetune", f"{p:g}", repeat))
             fit_start = time.perf_counter()
             tuner.fit(data.X_pool[fitted], data.y_pool[fitted], data.X_pool[stopping], data.y_pool[stopping],

@@ -96,7 +96,7 @@ def write_summary(section: dict, score_paths, spectrum_paths, out_dir) -> list[P
     gains = gains_table(ok, section["experiments"]) if len(ok) else pd.DataFrame()
     spectra = ok_only(with_status(read_tables(spectrum_paths)))
     paths = [out_dir / "summary.tsv", out_dir / "gains.tsv", out_dir / "spectra.tsv"]
-    for path, table in zip(paths, (summary, gains, spectra)):
+    for path, table in zip(paths, (summary, gains, spectra), strict=False):
         write_table(path, table)
     if len(ok):
         print(capped_fits_report(ok), file=sys.stderr)

@@ -16,7 +16,7 @@ class FiveLayerMLP(TorchClassifier):
         half, quarter = max(1, n_features // 2), max(1, n_features // 4)
         widths = [n_features, half, half, half, quarter]
         blocks = []
-        for width_in, width_out in zip(widths[:-1], widths[1:]):
+        for width_in, width_out in zip(widths[:-1], widths[1:], strict=False):
             blocks += [
                 torch.nn.Linear(width_in, width_out),
                 torch.nn.ReLU(),

@@ -17,6 +17,7 @@ from torch import nn
 from ._torch_regressor import regression_loss
 from .dense import DenseRegressorBase
 
+
 def per_task_loss(prediction: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
     """The regression loss of each target gene (column), averaged over the batch."""
     difference = prediction - target

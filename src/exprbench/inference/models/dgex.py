@@ -119,12 +119,12 @@ class Dgex(TorchRegressor):
             raise ValueError(f"dgex: output_heads must be 1 or 2 (and at most the number of targets), "
                              f"got {self.output_heads}")
         sizes = [n_outputs // 2 + n_outputs % 2, n_outputs // 2] if int(self.output_heads) == 2 else [n_outputs]
-        self.head_columns_ = [slice(start, start + size) for start, size in zip([0, sizes[0]], sizes)]
+        self.head_columns_ = [slice(start, start + size) for start, size in zip([0, sizes[0]], sizes, strict=False)]
         return SplitHeads([TanhNetwork(n_inputs, size, int(self.n_hidden_layers), int(self.hidden_size),
                                        float(self.dropout)) for size in sizes])
 
     def _heads(self):
-        return list(zip(self.head_columns_, self.network_.networks))
+        return list(zip(self.head_columns_, self.network_.networks, strict=False))
 
     def _setup(self):
         """One SGD per half: D-GEX trained the halves as separate runs."""

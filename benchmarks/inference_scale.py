@@ -40,7 +40,8 @@ def child(args) -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     device = torch.device(args.device)
-    model = INFERENCE_MODELS.get(args.model)(**MODELS[args.model](args.width), batch_size=args.batch, device=args.device)
+    model = INFERENCE_MODELS.get(args.model)(**MODELS[args.model](args.width), batch_size=args.batch,
+                                             device=args.device)
     model.device_ = device
     model.n_outputs_ = args.targets
     model.network_ = model._build(args.landmarks, args.targets).to(device)
@@ -95,7 +96,8 @@ def streaming(args) -> list[dict]:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "store.h5"
         rng = np.random.default_rng(0)
-        genes = pd.DataFrame({"gene_id": [f"g{i}" for i in range(n_genes)], "symbol": [f"g{i}" for i in range(n_genes)]})
+        genes = pd.DataFrame({"gene_id": [f"g{i}" for i in range(n_genes)],
+                              "symbol": [f"g{i}" for i in range(n_genes)]})
         with stream_dataset(path, genes, expected_samples=args.stream_rows) as stream:
             for start in range(0, args.stream_rows, 1000):
                 stream.append(rng.standard_normal((min(1000, args.stream_rows - start), n_genes), dtype=np.float32))
@@ -156,7 +158,8 @@ def main() -> int:
                   f"x{a['peak_memory_mb'] / b['peak_memory_mb']:.2f}, training speed "
                   f"x{a['train_samples_per_s'] / b['train_samples_per_s']:.2f}")
     if args.stream_rows:
-        print(f"\nmini-batches from a {args.stream_rows} x {args.landmarks + args.targets} store (80% as training rows)")
+        print(f"\nmini-batches from a {args.stream_rows} x {args.landmarks + args.targets} store "
+              "(80% as training rows)")
         for r in streaming(args):
             print(f"  {r['mode']:<19} {r['rows']} rows, load {r['load_s']:.2f} s + epoch {r['epoch_s']:.2f} s = "
                   f"{r['rows_per_s']:.0f} rows/s; matrix held {r['held_mb']:.0f} MB (chunk {r['chunk_mb']:.0f} MB)")

@@ -105,14 +105,15 @@ def in_subprocess(n_samples: int, n_genes: int, backend: str, reps: int) -> dict
     command = [sys.executable, __file__, "--case", f"{n_samples}x{n_genes}", "--backend", backend, "--reps", str(reps)]
     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **ONE_THREAD})
     if done.returncode:
-        return {"error": (done.stderr.strip().splitlines() or ["exit status %d" % done.returncode])[-1]}
+        return {"error": (done.stderr.strip().splitlines() or [f"exit status {done.returncode:d}"])[-1]}
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default=SIZES, help="samples x genes, comma-separated")
-    parser.add_argument("--reps", type=int, default=3, help="timed calls per case (at most 2 from 10 million elements on)")
+    parser.add_argument("--reps", type=int, default=3,
+                        help="timed calls per case (at most 2 from 10 million elements on)")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     parser.add_argument("--backend", help=argparse.SUPPRESS)
     args = parser.parse_args()

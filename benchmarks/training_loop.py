@@ -58,7 +58,8 @@ def reference_epochs(network, X, y, epochs, batch_size, clip_grad_norm):
             optimizer.step()
         network.eval()
         with torch.no_grad():
-            tune_loss = sum(float(loss_fn(network(b), t)) for b, t in torch.utils.data.DataLoader(tune_set, batch_size=1))
+            tune_batches = torch.utils.data.DataLoader(tune_set, batch_size=1)
+            tune_loss = sum(float(loss_fn(network(b), t)) for b, t in tune_batches)
         if tune_loss < best_loss:
             best_loss, _ = tune_loss, copy.deepcopy(network.state_dict())
 

@@ -263,7 +263,8 @@ def main() -> None:
             epoch = min(r["seconds_per_epoch"] for r in runs["unfused"])
             step = min(r["fastest_step"] for r in runs["unfused"])
             same = runs["unfused"][0]["decision"] == runs["old"][0]["decision"]
-            print(f"{'  unfused Adam':<42} | {'':>7} {'':>7} {epoch:>7.2f} {epoch / old:>7.2f} {epoch / epoch_bound:>9.2f} | "
+            print(f"{'  unfused Adam':<42} | {'':>7} {'':>7} "
+                  f"{epoch:>7.2f} {epoch / old:>7.2f} {epoch / epoch_bound:>9.2f} | "
                   f"{'':>8} {'':>7} {step * 1e3:>7.2f} {step / old_step:>7.2f} {step / step_bound:>9.2f} | "
                   f"{'bit-identical' if same else 'DIFFERS':>13}", flush=True)
 

@@ -165,7 +165,8 @@ def add_commands(commands) -> None:
     p.add_argument("--attempts", default=1, type=int)
     p.set_defaults(func=_fit_many)
 
-    p = commands.add_parser("record-failure", help="after a failed fit: fail again, or record the failure on the last attempt")
+    p = commands.add_parser("record-failure",
+                            help="after a failed fit: fail again, or record the failure on the last attempt")
     p.add_argument("--task", required=True)
     p.add_argument("--model", required=True)
     p.add_argument("--dataset", required=True)

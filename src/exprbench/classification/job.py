@@ -89,7 +89,8 @@ class FitJob:
             samples = reader.samples.iloc[rows].reset_index(drop=True)
             expression = reader.read_expression(rows)
         if manifest["n_dropped_missing_label"]:
-            self.log(f"{manifest['n_dropped_missing_label']} samples without a {manifest['label']!r} label are left out")
+            self.log(f"{manifest['n_dropped_missing_label']} samples without a {manifest['label']!r} label "
+                     "are left out")
         classes = np.asarray(manifest["classes"])
         codes = np.searchsorted(classes, samples[manifest["label"]].astype(str).to_numpy())
         groups = samples[GROUP_COLUMNS[self.task["split"]["by"]]].astype(str).to_numpy()
@@ -137,7 +138,8 @@ class _Problem:
         """Per-set feature matrices, moved to the device once for all fits."""
         settings = self.job.task["preprocessing"]
         training_side = np.concatenate([sets[name] for name in sets if name != "validation"])
-        preprocessor = GenePreprocessor(top_genes=settings["top_genes"], scaling=settings["scaling"], log2=settings["log2"])
+        preprocessor = GenePreprocessor(top_genes=settings["top_genes"], scaling=settings["scaling"],
+                                        log2=settings["log2"])
         if settings["fit_on"] == "train":
             preprocessor.fit(self.X[training_side])
         else:
@@ -151,9 +153,11 @@ class _Problem:
             from ..limma import remove_batch_effect
 
             # The paper's S1 control: one correction over all sets, then split.
-            joint = remove_batch_effect(np.concatenate(list(values.values())), self.y[np.concatenate(list(sets.values()))],
+            joint = remove_batch_effect(np.concatenate(list(values.values())),
+                                        self.y[np.concatenate(list(sets.values()))],
                                         backend=self.job.signal_removal_backend)
-            values = dict(zip(values, np.split(joint, np.cumsum([len(rows) for rows in sets.values()])[:-1]), strict=False))
+            values = dict(zip(values, np.split(joint, np.cumsum([len(rows) for rows in sets.values()])[:-1]),
+                              strict=False))
         features = {name: as_device_tensor(matrix, device) for name, matrix in values.items()}
         if self.correct is not None:
             # The training side stays uncorrected: it is corrected per part where it is used.
@@ -197,7 +201,8 @@ class _Problem:
             for pretrained in (False, True) if "pretrain" in sets else (False,):
                 model, predicted = self.fit_and_predict(best, fraction, features, sets, subset,
                                                         pretrained_model if pretrained else None)
-                metrics.append(self.metrics_row(model, features, fraction, self.y[train][subset], predicted, val, pretrained))
+                metrics.append(self.metrics_row(model, features, fraction, self.y[train][subset], predicted, val,
+                                                pretrained))
                 predictions.append(pd.DataFrame({
                     "train_fraction": fraction, "class_pair": self.pair_name, "pretrained": pretrained,
                     "sample_id": self.sample_ids[val], "true_label": self.classes[self.y[val]],

@@ -46,12 +46,13 @@ def load_model_spec(name: str, model_dir: Path, config_file) -> dict:
     for section in ("params", "search"):
         for param in spec[section]:
             if param not in known:
-                raise ConfigError(path, f"{section}.{param}", f"not a parameter of {spec['estimator']}{did_you_mean(param, known)}",
-                                  sorted(known))
+                raise ConfigError(path, f"{section}.{param}",
+                                  f"not a parameter of {spec['estimator']}{did_you_mean(param, known)}", sorted(known))
     for param, dist in spec["search"].items():
         (kind, bounds), = dist.items()
         if kind != "choice" and bounds[0] > bounds[1]:
-            raise ConfigError(path, f"search.{param}.{kind}", f"lower bound {bounds[0]} exceeds upper bound {bounds[1]}")
+            raise ConfigError(path, f"search.{param}.{kind}",
+                              f"lower bound {bounds[0]} exceeds upper bound {bounds[1]}")
         check_bounds(estimator, param, bounds, path, f"search.{param}.{kind}")
     check_params(estimator, spec["params"], path, "params")
     return spec
@@ -66,16 +67,19 @@ def check_task(name: str, task: dict, config: dict, file) -> None:
     labels = SOURCES.get(entry["source"]).labels_for(entry["params"])
     if task["label"] not in labels:
         raise ConfigError(file, f"{key}.label",
-                          f"{task['label']!r} is not a label of dataset {task['dataset']!r}{did_you_mean(task['label'], labels)}",
+                          f"{task['label']!r} is not a label of dataset {task['dataset']!r}"
+                          f"{did_you_mean(task['label'], labels)}",
                           sorted(labels))
     if task["pretraining"] and task["split"]["folds"] != 5:
         raise ConfigError(file, f"{key}.split.folds",
-                          f"pretraining splits 40/40/20 over 5 folds, but folds is {task['split']['folds']}; set folds: 5")
+                          f"pretraining splits 40/40/20 over 5 folds, but folds is {task['split']['folds']}; "
+                          "set folds: 5")
     model_dir = Path(config["model_dir"])
     available = sorted(p.stem for p in model_dir.glob("*.yaml"))
     for model in task["models"]:
         if model not in available:
-            raise ConfigError(file, f"{key}.models", f"unknown model {model!r}{did_you_mean(model, available)}", available)
+            raise ConfigError(file, f"{key}.models", f"unknown model {model!r}{did_you_mean(model, available)}",
+                              available)
 
 
 def resolve(config: dict, file="config") -> dict:

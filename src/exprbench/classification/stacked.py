@@ -131,8 +131,10 @@ def _prepare(estimator, X, y, rows, groups, classes, correct, blocks) -> _Fit:
     if correct is None:
         fit_rows, stop_rows = rows[fit_idx], rows[stop_idx]
     else:
-        fit_part = as_device_tensor(correct(X[torch.as_tensor(rows[fit_idx], device=X.device)], y_part[fit_idx]), device)
-        stop_part = as_device_tensor(correct(X[torch.as_tensor(rows[stop_idx], device=X.device)], y_part[stop_idx]), device)
+        fit_part = as_device_tensor(correct(X[torch.as_tensor(rows[fit_idx], device=X.device)], y_part[fit_idx]),
+                                    device)
+        stop_part = as_device_tensor(correct(X[torch.as_tensor(rows[stop_idx], device=X.device)], y_part[stop_idx]),
+                                     device)
         fit_start, stop_start = sum(len(b) for b in blocks[0]), sum(len(b) for b in blocks[1])
         blocks[0].append(fit_part)
         blocks[1].append(stop_part)
@@ -304,7 +306,8 @@ class StackedTraining:
                 picked = order[s * B:(s + 1) * B]
                 batch = fit.fit_rows[picked]
                 rows[s, k, :len(batch)], rows[s, k, len(batch):] = batch, batch[0]
-                labels[s, k, :len(batch)], labels[s, k, len(batch):] = fit.y_fit_codes[picked], fit.y_fit_codes[picked[0]]
+                labels[s, k, :len(batch)], labels[s, k, len(batch):] = (fit.y_fit_codes[picked],
+                                                                        fit.y_fit_codes[picked[0]])
                 counts[s, k] = len(batch)
                 fit.steps += 1
                 step_size[s, k] = lr / (1 - BETA1 ** fit.steps)
@@ -312,7 +315,8 @@ class StackedTraining:
         mask = (np.arange(B)[None, None, :] < counts[:, :, None]).astype(np.float32)
         to = dict(device=self.device)
         return (counts, torch.as_tensor(counts, dtype=torch.float64, **to), torch.as_tensor(rows, **to),
-                torch.as_tensor(labels, **to), torch.as_tensor(mask, **to), torch.as_tensor(counts > 0, **to), torch.as_tensor(step_size, dtype=torch.float32, **to),
+                torch.as_tensor(labels, **to), torch.as_tensor(mask, **to), torch.as_tensor(counts > 0, **to),
+                torch.as_tensor(step_size, dtype=torch.float32, **to),
                 torch.as_tensor(bias2, dtype=torch.float32, **to))
 
     # --- epochs ----------------------------------------------------------------------

@@ -7,7 +7,8 @@ import pandas as pd
 from .. import run_summary
 from ..atomic import write_table
 
-KEY_COLUMNS = ["task", "dataset", "model", "signal_removal", "seed", "fold", "train_fraction", "class_pair", "pretrained"]
+KEY_COLUMNS = ["task", "dataset", "model", "signal_removal", "seed", "fold", "train_fraction", "class_pair",
+               "pretrained"]
 # Present even when every fit failed, so readers of the summary need no special case.
 SCORE_COLUMNS = ["n_train", "n_val", "accuracy", "balanced_accuracy", "baseline_balanced_accuracy"]
 

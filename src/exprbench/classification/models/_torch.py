@@ -191,7 +191,8 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         balanced accuracy; CPU results stay identical to the plain loop instead."""
         keep_freed_memory()
         fused = True if self.device_.type == "cuda" else None
-        return torch.optim.Adam(network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay, fused=fused)
+        return torch.optim.Adam(network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay,
+                                fused=fused)
 
     @torch.no_grad()
     def _loss(self, network, loss_fn, X, y) -> float:

@@ -76,7 +76,8 @@ def _explain(error, file, prefix: str = "") -> ConfigError:
         full = f"{key}.{extra[0]}" if key else extra[0]
         return ConfigError(file, full, f"unknown key{did_you_mean(extra[0], allowed)}", allowed)
     if error.validator == "enum":
-        return ConfigError(file, key, f"{error.instance!r} is not allowed{did_you_mean(error.instance, schema['enum'])}",
+        return ConfigError(file, key,
+                           f"{error.instance!r} is not allowed{did_you_mean(error.instance, schema['enum'])}",
                            schema["enum"])
     if error.validator == "required":
         return ConfigError(file, key, error.message.replace("'", "", 0))
@@ -124,7 +125,8 @@ def check_dataset(config: dict, dataset: str, file, key: str, label: str | None 
     labels = SOURCES.get(entry["source"]).labels_for(entry["params"])
     if label not in labels:
         raise ConfigError(file, key.rsplit(".", 1)[0] + ".label",
-                          f"{label!r} is not a label of dataset {dataset!r}{did_you_mean(label, labels)}", sorted(labels))
+                          f"{label!r} is not a label of dataset {dataset!r}{did_you_mean(label, labels)}",
+                          sorted(labels))
 
 
 def merge(base: dict, override: dict) -> dict:

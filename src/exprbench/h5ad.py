@@ -218,7 +218,8 @@ class MatrixX:
         else:
             self.kind = _kind(self.node)
             if self.kind not in ("csr_matrix", "csc_matrix"):
-                raise H5adError(f"{path}: X has encoding {self.kind!r}; expected a dense array, csr_matrix or csc_matrix")
+                raise H5adError(f"{path}: X has encoding {self.kind!r}; "
+                                "expected a dense array, csr_matrix or csc_matrix")
             self.shape = tuple(int(n) for n in self.node.attrs["shape"])
         if len(self.shape) != 2:
             raise H5adError(f"{path}: X has shape {self.shape}; expected samples x genes")

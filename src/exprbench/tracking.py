@@ -232,7 +232,8 @@ def make_tracker(spec: dict[str, Any] | None, run_name: str, tags: list[str] | N
     if backend == "mlflow":
         unknown = sorted(set(spec) - set(MLFLOW_SPEC_KEYS))
         if unknown:
-            raise ValueError(f"unknown tracker keys {unknown} for backend mlflow; allowed: {', '.join(MLFLOW_SPEC_KEYS)}")
+            raise ValueError(f"unknown tracker keys {unknown} for backend mlflow; "
+                             f"allowed: {', '.join(MLFLOW_SPEC_KEYS)}")
         if "tracking_uri" not in spec:
             raise ValueError("tracker.tracking_uri is needed for backend mlflow (the config sets <results_dir>/mlruns)")
         return MlflowTracker(run_name, spec["tracking_uri"], spec.get("experiment", MLFLOW_DEFAULT_EXPERIMENT), tags)

@@ -79,7 +79,8 @@ def make_figures(summary_path, figures_dir, experiment: str) -> list[Path]:
         return [path for stem in figure_stems(figures_dir, experiment)
                 for path in save_figure(message_figure(f"{experiment}: no successful fit"), stem)]
     n_seeds = table["seed"].nunique()
-    title = f"{experiment}: recovery from composite measurements (mean ± sd over {n_seeds} seed{'s' if n_seeds > 1 else ''})"
+    title = (f"{experiment}: recovery from composite measurements "
+             f"(mean ± sd over {n_seeds} seed{'s' if n_seeds > 1 else ''})")
     written = []
     for stem, panels in zip(figure_stems(figures_dir, experiment), FIGURES.values(), strict=False):
         figure = _draw(table, panels, title)

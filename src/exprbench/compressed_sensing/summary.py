@@ -40,5 +40,6 @@ def best_models(summary: pd.DataFrame) -> list[dict]:
         most = table["measurements"].max()
         ranked = run_summary.ranked(table[table["measurements"] == most], ["method"], "gene_pearson")
         if len(ranked):
-            rows.append(run_summary.entry("compressed_sensing", experiment, ranked, f"gene Pearson at {most} measurements"))
+            rows.append(run_summary.entry("compressed_sensing", experiment, ranked,
+                                          f"gene Pearson at {most} measurements"))
     return rows

@@ -124,7 +124,8 @@ def _listed_genes(list_path, gene_ids: list[str], store_path) -> list[str]:
     listed = list(unversioned([line for line in lines if line]))
     repeated = sorted({g for g in listed if listed.count(g) > 1})
     if repeated:
-        raise ValueError(f"{list_path}: landmark genes listed more than once: {', '.join(repeated[:5])}; list each once")
+        raise ValueError(f"{list_path}: landmark genes listed more than once: {', '.join(repeated[:5])}; "
+                         "list each once")
     known = set(gene_ids)
     missing = [g for g in listed if g not in known]
     if missing:

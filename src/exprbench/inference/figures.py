@@ -41,7 +41,8 @@ def plot_scores(summary: pd.DataFrame) -> Figure:
     figure = Figure(figsize=(max(6.0, 1.0 + 0.5 * len(models) * len(tasks)), 6.5), layout="constrained")
     axes = figure.subplots(2, 1, sharex=True)
     width = 0.8 / max(len(models), 1)
-    for ax, metric, label in zip(axes, ("mae", "ccc"), ("MAE (lower is better)", "CCC (higher is better)"), strict=False):
+    for ax, metric, label in zip(axes, ("mae", "ccc"), ("MAE (lower is better)", "CCC (higher is better)"),
+                                 strict=False):
         for j, model in enumerate(models):
             for i, task in enumerate(tasks):
                 values = summary.loc[(summary["task"] == task) & (summary["model"] == model), metric].dropna()
@@ -61,7 +62,8 @@ def plot_scores(summary: pd.DataFrame) -> Figure:
         axes[0].set_ylabel("MAE, log scale (lower is better)")
     axes[1].set_xticks(range(len(tasks)), [f"{t}\n({summary.loc[summary['task'] == t, 'test_dataset'].iloc[0]})"
                                            for t in tasks])
-    figure.legend(*axes[0].get_legend_handles_labels(), fontsize=8, ncol=min(len(models), 5), loc="outside lower center")
+    figure.legend(*axes[0].get_legend_handles_labels(), fontsize=8, ncol=min(len(models), 5),
+                  loc="outside lower center")
     figure.suptitle("Target gene inference on the test set")
     return figure
 

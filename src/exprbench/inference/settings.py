@@ -90,7 +90,8 @@ def _check_task(name: str, task: dict, config: dict, file) -> None:
     landmarks = task["landmarks"]
     forms = [form for form in ("from", "count", "file") if form in landmarks]
     if len(forms) != 1 or ("seed" in landmarks and "count" not in landmarks):
-        raise ConfigError(file, f"{key}.landmarks", "give one of {from: provenance}, {count: N, seed: S} or {file: path}")
+        raise ConfigError(file, f"{key}.landmarks",
+                          "give one of {from: provenance}, {count: N, seed: S} or {file: path}")
     if "file" in landmarks and not Path(landmarks["file"]).is_file():
         raise ConfigError(file, f"{key}.landmarks.file", f"{landmarks['file']}: file not found (relative paths "
                           "resolve against the run's working directory)")

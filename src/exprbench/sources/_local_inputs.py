@@ -295,7 +295,8 @@ class StoreMatrix:
         return f"gene column {position}"
 
     def blocks(self, block_rows: int):
-        for start, block in zip(range(0, len(self._ids), block_rows), self._reader.row_blocks(block_rows), strict=False):
+        for start, block in zip(range(0, len(self._ids), block_rows), self._reader.row_blocks(block_rows),
+                                strict=False):
             stop = start + block.shape[0]
             yield self._ids[start:stop], block, [f"sample row {i}" for i in range(start, stop)], None
 

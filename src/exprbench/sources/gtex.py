@@ -109,7 +109,8 @@ def _decoded(raw: bytes, path: Path, line_number: int) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise GctFormatError(f"{path}: file line {line_number} is not UTF-8 text (byte {raw[error.start]:#04x}); is this the GTEx GCT file, undamaged?") from None
+        raise GctFormatError(f"{path}: file line {line_number} is not UTF-8 text (byte {raw[error.start]:#04x}); "
+                             "is this the GTEx GCT file, undamaged?") from None
 
 
 def _header_line(handle: IO[bytes], path: Path, line_number: int) -> str:

@@ -94,7 +94,8 @@ def _read_samples_file(path: Path) -> pd.DataFrame:
                             index_col=False)
     except pd.errors.ParserError as err:
         detail = " ".join(str(err).split())
-        raise LocalInputError(f"{path}: {detail} (a ragged table: every line needs one field per header column)") from None
+        raise LocalInputError(f"{path}: {detail} "
+                              "(a ragged table: every line needs one field per header column)") from None
     return table.rename(columns={header[0]: "_index"})
 
 
@@ -251,7 +252,8 @@ class LocalSource(DataSource):
         only_table = [i for i in table_ids if i not in matrix_set]
         parts = []
         if only_matrix:
-            parts.append(f"{len(only_matrix)} matrix sample ids are not in {table_path} (e.g. {_examples(only_matrix)})")
+            parts.append(f"{len(only_matrix)} matrix sample ids are not in {table_path} "
+                         f"(e.g. {_examples(only_matrix)})")
         if only_table:
             parts.append(f"{len(only_table)} ids of {table_path} are not in the matrix (e.g. {_examples(only_table)})")
         fix = "the samples table needs exactly one row per matrix sample, with the same ids"

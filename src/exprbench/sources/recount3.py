@@ -117,7 +117,8 @@ class Recount3SRA(DataSource):
         dest_dir = Path(dest_dir)
         for name in ("project_list", "gene_annotation"):
             if name not in self.files:
-                raise Recount3Error(f"{self.name}: the dataset's files lack {name!r}; see config/datasets/recount3_sra.yaml")
+                raise Recount3Error(f"{self.name}: the dataset's files lack {name!r}; "
+                                    "see config/datasets/recount3_sra.yaml")
         bases = self._mirror_bases()
         paths = super().fetch(dest_dir, **download_options)
         projects = self._selected_projects(read_project_list(paths["project_list"]), paths["project_list"])

@@ -89,8 +89,8 @@ class ExperimentLayout:
                 raise ValueError(f"datasets {exp['pretrain_dataset']!r} and {exp['finetune_dataset']!r} share no "
                                  "gene ids or symbols; ssl.experiments." + exp["name"] + " needs common genes")
         else:
-            self.pre_rows, downstream = split_pretraining(labels, split["pretrain_fraction"],
-                                                          make_rng(split["seed"], "pretraining", exp["finetune_dataset"]))
+            self.pre_rows, downstream = split_pretraining(
+                labels, split["pretrain_fraction"], make_rng(split["seed"], "pretraining", exp["finetune_dataset"]))
             self.pre_columns = self.ft_columns = np.arange(len(ft_genes))
         if self.pre_rows.size < 4:
             raise ValueError(f"experiment {exp['name']!r}: only {self.pre_rows.size} samples for pretraining; "
@@ -114,7 +114,8 @@ class ExperimentLayout:
 
     def pretrain_rows(self, q: float) -> np.ndarray:
         """The pretraining set of size q: nested across q for the same experiment."""
-        chosen = nested_subsets(self.pre_train_rows.size, [q], make_rng(self.exp["split"]["seed"], "pretraining size"))[0]
+        chosen = nested_subsets(self.pre_train_rows.size, [q],
+                                make_rng(self.exp["split"]["seed"], "pretraining size"))[0]
         return self.pre_train_rows[chosen]
 
     @staticmethod

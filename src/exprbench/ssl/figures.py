@@ -39,7 +39,8 @@ def _colour(method: str, index: int) -> str:
 
 def _main_rows(summary: pd.DataFrame, exp: dict) -> pd.DataFrame:
     """The experiment's fits on its main architecture: the baseline and the largest pretraining set."""
-    rows = summary[(summary["experiment"] == exp["name"]) & (summary["architecture"] == exp["architectures"][0]["name"])]
+    rows = summary[(summary["experiment"] == exp["name"])
+                   & (summary["architecture"] == exp["architectures"][0]["name"])]
     return rows[(rows["method"] == BASELINE) | (rows["pretrain"] == exp["main_pretrain"])]
 
 
@@ -149,7 +150,8 @@ def plot_accuracy_vs_pretrain_size(summary: pd.DataFrame, section: dict, stem: P
     for ax, exp in zip(axes, experiments, strict=False):
         mode = "unfrozen" if "unfrozen" in exp["finetune"]["modes"] else exp["finetune"]["modes"][0]
         p = _nearest(exp["finetune"]["proportions"], section["figures"]["pretrain_size_proportion"])
-        rows = summary[(summary["experiment"] == exp["name"]) & (summary["architecture"] == exp["architectures"][0]["name"])
+        rows = summary[(summary["experiment"] == exp["name"])
+                       & (summary["architecture"] == exp["architectures"][0]["name"])
                        & np.isclose(summary["proportion"], p)]
         for i, method in enumerate(_methods(exp)):
             part = rows[rows["method"] == method]

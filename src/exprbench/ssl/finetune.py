@@ -48,9 +48,9 @@ class FineTuner(ClassifierMixin, BaseEstimator):
         "device": [DEVICE], "verbose": [BOOLEAN],
     }
 
-    def __init__(self, mode="unfrozen", depth=4, width=256, dropout=0.1, learning_rate=1e-4, batch_size=8, max_epochs=100,
-                 patience=30, min_delta=1e-3, monitor="val_loss", restore_best=True, random_state=0, device="auto",
-                 verbose=False):
+    def __init__(self, mode="unfrozen", depth=4, width=256, dropout=0.1, learning_rate=1e-4, batch_size=8,
+                 max_epochs=100, patience=30, min_delta=1e-3, monitor="val_loss", restore_best=True, random_state=0,
+                 device="auto", verbose=False):
         self.mode = mode
         self.depth = depth
         self.width = width

@@ -131,8 +131,9 @@ def finetune(exp: dict, method: str, mode: str, arch: str, pretrain_label: str, 
           file=sys.stderr, flush=True)
 
     def make_tuner(fit_seed: int):
-        return FineTuner(mode=mode, depth=shape["depth"], width=shape["width"], dropout=dropout, learning_rate=settings["learning_rate"],
-                         batch_size=settings["batch_size"], max_epochs=settings["max_epochs"],
+        return FineTuner(mode=mode, depth=shape["depth"], width=shape["width"], dropout=dropout,
+                         learning_rate=settings["learning_rate"], batch_size=settings["batch_size"],
+                         max_epochs=settings["max_epochs"],
                          patience=settings["patience"], min_delta=settings["min_delta"], monitor=settings["monitor"],
                          restore_best=settings["restore_best"], random_state=fit_seed, device=device, verbose=False)
 

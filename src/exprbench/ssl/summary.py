@@ -68,7 +68,8 @@ def gains_table(summary: pd.DataFrame, experiments: dict) -> pd.DataFrame:
             rows.append(row)
     gains = pd.DataFrame(rows)
     if len(gains):
-        shapes = summary.drop_duplicates(["experiment", "architecture"])[["experiment", "architecture", "depth", "width"]]
+        shapes = summary.drop_duplicates(["experiment", "architecture"])[
+            ["experiment", "architecture", "depth", "width"]]
         sizes = summary.drop_duplicates(["experiment", "pretrain"])[["experiment", "pretrain", "pretrain_size"]]
         gains = gains.merge(shapes, on=["experiment", "architecture"]).merge(sizes, on=["experiment", "pretrain"])
     return gains
@@ -78,7 +79,8 @@ def capped_fits_report(summary: pd.DataFrame) -> str:
     """How many fits ran out of epochs before early stopping ended them, per method and mode."""
     capped = summary.groupby(["method", "mode"])["hit_epoch_cap"].agg(["sum", "size"])
     lines = [f"{int(capped['sum'].sum())} of {len(summary)} fine-tuning fits hit the epoch cap (max_epochs)"]
-    lines += [f"  {method} {mode}: {int(row['sum'])} of {int(row['size'])}" for (method, mode), row in capped.iterrows()]
+    lines += [f"  {method} {mode}: {int(row['sum'])} of {int(row['size'])}"
+              for (method, mode), row in capped.iterrows()]
     return "\n".join(lines)
 
 

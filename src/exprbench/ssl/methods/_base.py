@@ -146,7 +146,8 @@ class Pretrainer(BaseEstimator):
         nets = self._build(X_t, ctx).to(device)
         optimizer = self._optimizer(self._trainable(nets))
         order_gen = torch.Generator().manual_seed(derive_seed(self.random_state, self.name, "order"))
-        corrupt_gen = torch.Generator(device=device).manual_seed(derive_seed(self.random_state, self.name, "corruption"))
+        corrupt_gen = torch.Generator(device=device).manual_seed(
+            derive_seed(self.random_state, self.name, "corruption"))
         torch.manual_seed(derive_seed(self.random_state, self.name, "dropout"))
 
         started = time.perf_counter()
@@ -189,7 +190,8 @@ class Pretrainer(BaseEstimator):
         """Loss on the validation matrix in eval mode, with the same corruption draw every
         epoch so that epochs are compared on equal terms."""
         nets.eval()
-        generator = torch.Generator(device=X_val.device).manual_seed(derive_seed(self.random_state, self.name, "validation"))
+        generator = torch.Generator(device=X_val.device).manual_seed(
+            derive_seed(self.random_state, self.name, "validation"))
         total, size = 0.0, int(self.batch_size)  # training batch size: contrastive losses depend on it
         for start in range(0, len(X_val), size):
             batch = X_val[start : start + size]

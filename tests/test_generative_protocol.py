@@ -12,11 +12,14 @@ from exprbench.store import ExpressionData, write_dataset
 
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():
+    """One torch and one BLAS thread, as a workflow job has (see test_generative_generators)."""
     import torch
+    from threadpoolctl import threadpool_limits
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield
+    with threadpool_limits(1):
+        yield
     torch.set_num_threads(threads)
 
 

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from exprbench import download
 from exprbench.store import ExpressionData
 
 LOCAL_SLURM_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "local_slurm.sh"
@@ -24,7 +25,8 @@ def make_data(n_samples=40, n_genes=12, n_studies=8, seed=0, labels=("a", "b")) 
     })
     genes = pd.DataFrame({"gene_id": [f"g{j}" for j in range(n_genes)], "symbol": [f"G{j}" for j in range(n_genes)]})
     expression = rng.standard_normal((n_samples, n_genes)).astype(np.float32)
-    return ExpressionData(expression, samples, genes, {"source": "test", "source_version": "1", "preprocessing": ["none"]})
+    return ExpressionData(expression, samples, genes,
+                          {"source": "test", "source_version": "1", "preprocessing": ["none"]})
 
 
 @pytest.fixture(scope="session")
@@ -55,6 +57,32 @@ def separable_problem(n=120, n_features=40, n_classes=2, seed=0):
     X = rng.standard_normal((n, n_features)).astype(np.float32)
     X[np.arange(n), y] += 4.0
     return X, y
+
+
+# The downloader's fixtures (test_download*.py). Those modules apply `isolated` to every
+# test with pytestmark; here it is not autouse, so other tests keep the real cache.
+@pytest.fixture
+def isolated(monkeypatch, tmp_path):
+    """Private cache, no CA bundle from the environment, and waits recorded instead of slept."""
+    monkeypatch.setenv("EXPRBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    waits = []
+    monkeypatch.setattr(download, "_sleep", waits.append)
+    return waits
+
+
+@pytest.fixture
+def waits(isolated):
+    return isolated
+
+
+@pytest.fixture
+def server():
+    from http_server import FileServer
+
+    with FileServer() as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -66,7 +66,8 @@ def test_export_by_dataset_name_and_config(tmp_path, monkeypatch):
     write_dataset(tmp_path / "stores" / "mine.h5", make_data(n_samples=10, n_genes=6))
     config = {"data_dir": "stores", "datasets": {"mine": {"source": "simulated"}},
               "model_dir": str(Path(__file__).parents[1] / "config" / "models"),
-              "tasks": {"t": {"dataset": "mine", "label": "label", "kind": "binary", "models": ["logistic_regression"]}}}
+              "tasks": {"t": {"dataset": "mine", "label": "label", "kind": "binary",
+                              "models": ["logistic_regression"]}}}
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
     assert main(["export", "mine", "--configfile", "c.yaml", "--h5ad", "mine.h5ad"]) == 0
     with h5py.File("mine.h5ad", "r") as h5:

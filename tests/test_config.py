@@ -134,7 +134,8 @@ def test_bad_model_file_is_named(tmp_path):
 def test_bad_model_param_value_is_refused(tmp_path):
     models = tmp_path / "models"
     models.mkdir()
-    (models / "lr.yaml").write_text(yaml.safe_dump({"estimator": "logistic_regression", "params": {"learning_rate": -1}}))
+    (models / "lr.yaml").write_text(yaml.safe_dump({"estimator": "logistic_regression",
+                                                    "params": {"learning_rate": -1}}))
     config = base_config()
     config["model_dir"] = str(models)
     config["tasks"]["t"]["models"] = ["lr"]

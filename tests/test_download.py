@@ -6,13 +6,15 @@ import zlib
 
 import pytest
 import requests
-from http_server import FileServer, Route
+from http_server import Route
 
 from exprbench import download as dl
 from exprbench.download import DownloadError, DownloadItem, download, download_many, read_manifest
 
 FAST = dict(progress=False, backoff=0.01, retries=3, timeout=5)
 LOCAL = dict(FAST, allow_http=True)
+# Private cache and recorded waits for every test (the fixtures are in conftest.py).
+pytestmark = pytest.mark.usefixtures("isolated")
 
 
 def payload(size: int, seed: int = 0) -> bytes:
@@ -22,28 +24,6 @@ def payload(size: int, seed: int = 0) -> bytes:
 
 def md5_of(data: bytes) -> str:
     return hashlib.md5(data).hexdigest()
-
-
-@pytest.fixture(autouse=True)
-def isolated(monkeypatch, tmp_path):
-    """Private cache, no CA bundle from the environment, and waits recorded instead of slept."""
-    monkeypatch.setenv("EXPRBENCH_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
-    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
-    waits = []
-    monkeypatch.setattr(dl, "_sleep", waits.append)
-    return waits
-
-
-@pytest.fixture
-def waits(isolated):
-    return isolated
-
-
-@pytest.fixture
-def server():
-    with FileServer() as running:
-        yield running
 
 
 def leftovers(dest):

@@ -9,9 +9,11 @@ import time
 
 import pytest
 from http_server import Route
-from test_download import LOCAL, isolated, leftovers, md5_of, payload, server, waits  # noqa: F401 (fixtures)
+from test_download import LOCAL, leftovers, md5_of, payload
 
 from exprbench.download import DownloadError, download, read_manifest
+
+pytestmark = pytest.mark.usefixtures("isolated")  # conftest.py: private cache, waits recorded
 
 
 def test_etag_change_on_resume_restarts_instead_of_splicing(server, tmp_path):
@@ -40,7 +42,8 @@ def test_last_modified_change_on_resume_restarts(server, tmp_path):
         download(url, dest, **dict(LOCAL, retries=0))
     # Only Last-Modified was recorded (no ETag), and it differs from the resumed answer's.
     state = (tmp_path / "a.bin.part.json")
-    state.write_text(f'{{"url": "{url}", "etag": null, "last_modified": "Sun, 31 Dec 2023 00:00:00 GMT", "total": 6000}}')
+    state.write_text(f'{{"url": "{url}", "etag": null, '
+                     '"last_modified": "Sun, 31 Dec 2023 00:00:00 GMT", "total": 6000}')
 
     download(url, dest, **LOCAL)
 

@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 import yaml
 from http_server import Route
-from test_download import LOCAL, isolated, payload, server, waits  # noqa: F401 (fixtures)
+from test_download import LOCAL, payload
 
 from exprbench.cli import main
 from exprbench.download import DownloadError, DownloadLock, download, lock_path_for, read_manifest, write_lock
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.usefixtures("isolated")  # conftest.py: private cache, waits recorded
 
 
 def sha256_of(data: bytes) -> str:

@@ -8,7 +8,8 @@ from exprbench.store import open_dataset, write_dataset
 
 def test_versions_are_dropped_but_par_y_and_other_ids_are_kept():
     ids = ["ENSG00000223972.5", "ENSG00000002586.18_PAR_Y", "ENSG00000002586.18", "TP53", "1007_s_at"]
-    assert unversioned(ids).tolist() == ["ENSG00000223972", "ENSG00000002586_PAR_Y", "ENSG00000002586", "TP53", "1007_s_at"]
+    assert unversioned(ids).tolist() == ["ENSG00000223972", "ENSG00000002586_PAR_Y", "ENSG00000002586", "TP53",
+                                         "1007_s_at"]
 
 
 def test_ids_that_would_clash_keep_their_versions():

@@ -50,7 +50,8 @@ def test_same_config_and_seed_give_identical_results(tmp_path):
     pd.testing.assert_frame_equal(metrics_a.drop(columns=TIMING), metrics_b.drop(columns=TIMING))
     pd.testing.assert_frame_equal(predictions_a, predictions_b)
     _, (metrics_c, _) = run_job(config, path, seed=1)
-    assert not metrics_a["n_val"].equals(metrics_c["n_val"]) or not metrics_a["learning_rate"].equals(metrics_c["learning_rate"])
+    assert (not metrics_a["n_val"].equals(metrics_c["n_val"])
+            or not metrics_a["learning_rate"].equals(metrics_c["learning_rate"]))
 
 
 def test_metrics_have_the_summary_columns(tmp_path):
@@ -173,7 +174,8 @@ def test_pretraining_runs_once_per_problem_and_equals_pretraining_per_fraction(t
         samples, X = reader.samples, reader.read_expression()
     classes = np.array(job.manifest["classes"])
     y = np.searchsorted(classes, samples["label"].astype(str).to_numpy())
-    problem = _Problem(job, X, y, samples["study"].astype(str).to_numpy(), samples["sample_id"].to_numpy(), classes, None)
+    problem = _Problem(job, X, y, samples["study"].astype(str).to_numpy(), samples["sample_id"].to_numpy(), classes,
+                       None)
     sets = problem.sets()
     features = problem.features(sets)
     best = {"learning_rate": metrics["learning_rate"].iloc[0], "weight_decay": metrics["weight_decay"].iloc[0]}

@@ -99,7 +99,8 @@ def test_fit_job_gives_the_same_results_with_either_backend(tmp_path, monkeypatc
     calls = []
     for name in ("_remove_r", "_remove_native"):
         original = getattr(limma, name)
-        monkeypatch.setattr(limma, name, lambda *args, _original=original, _name=name: calls.append(_name) or _original(*args))
+        monkeypatch.setattr(limma, name,
+                            lambda *args, _original=original, _name=name: calls.append(_name) or _original(*args))
     config, path = sim_config(tmp_path)
     results = {}
     for backend in ("r", "native"):
@@ -115,6 +116,8 @@ def test_fit_job_gives_the_same_results_with_either_backend(tmp_path, monkeypatc
 
 def test_fit_command_takes_the_backend():
     required = ["fit", "--task", "{}", "--model", "{}", "--manifest", "m.json", "--dataset", "d",
-                "--signal-removal", "limma", "--seed", "0", "--fold", "0", "--metrics", "m.tsv", "--predictions", "p.tsv"]
+                "--signal-removal", "limma", "--seed", "0", "--fold", "0", "--metrics", "m.tsv",
+                "--predictions", "p.tsv"]
     assert build_parser().parse_args(required).signal_removal_backend == "r"
-    assert build_parser().parse_args(required + ["--signal-removal-backend", "native"]).signal_removal_backend == "native"
+    native = build_parser().parse_args(required + ["--signal-removal-backend", "native"])
+    assert native.signal_removal_backend == "native"

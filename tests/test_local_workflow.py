@@ -60,7 +60,8 @@ def config_for(folder):
     config = {
         "model_dir": str(ROOT / "config" / "models"),
         "datasets": datasets,
-        "defaults": {"split": {"by": "study", "folds": 2}, "train_fractions": [1.0], "tuning": {"n_trials": 1, "inner_folds": 2},
+        "defaults": {"split": {"by": "study", "folds": 2}, "train_fractions": [1.0],
+                     "tuning": {"n_trials": 1, "inner_folds": 2},
                      "models": ["logistic_regression"], "seeds": [0], "signal_removal": ["none"]},
         "tasks": {f"{name}_kind": {"dataset": name, "label": "kind", "kind": "binary"} for name in FORMATS},
         "compressed_sensing": {"device": "cpu", "experiments": {

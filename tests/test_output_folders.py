@@ -18,7 +18,8 @@ def test_a_second_config_is_refused_while_the_first_ones_outputs_are_there(tmp_p
     with pytest.raises(OutputFolderClash) as clash:
         claim_output_folders(FOLDERS, "config/experiments/gtex.yaml")
     message = str(clash.value)
-    assert message.startswith("config/experiments/gtex.yaml: results_dir: results/ holds the outputs of config/config.yaml")
+    assert message.startswith("config/experiments/gtex.yaml: results_dir: results/ "
+                              "holds the outputs of config/config.yaml")
     assert "results_dir: results/gtex and figures_dir: figures/gtex" in message
     assert read_registry(".snakemake") == {"results": "config/config.yaml", "figures": "config/config.yaml"}
 

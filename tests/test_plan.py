@@ -46,7 +46,8 @@ def test_plan_job_counts_are_the_dry_run_job_stats_of_the_default_config(tmp_pat
             expected[family] = expected.get(family, 0) + int(count)
     assert _jobs_by_family(rows) == expected
     cells = sum(r["cells"] for r in rows if r["family"] == "classification")
-    assert cells == len(classification_settings.fit_jobs(config)) == 288  # 6 tasks x 4 models x 2 removals x 2 seeds x 3 folds
+    # 6 tasks x 4 models x 2 removals x 2 seeds x 3 folds
+    assert cells == len(classification_settings.fit_jobs(config)) == 288
 
 
 def _tiny_config(tmp_path):
@@ -111,7 +112,8 @@ def test_plan_fit_counts_are_the_fits_and_result_rows_of_a_run(tmp_path, monkeyp
         assert (row["cells"], row["fits"], row["fits"] + row["search_fits"] + row["other_fits"]) == \
                (run["jobs"], run["rows"], run["calls"]), key
         before = planned_before[key]
-        assert [before[k] for k in ("cells", "fits", "search_fits")] == [row[k] for k in ("cells", "fits", "search_fits")]
+        counts = ("cells", "fits", "search_fits")
+        assert [before[k] for k in counts] == [row[k] for k in counts]
     assert planned[("pretrained", "logistic_regression")]["other_fits"] == 5  # one pretraining fit per job
 
 

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -82,7 +83,7 @@ def test_streamed_blocks_are_checked_with_rows_counted_across_blocks(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def _store_from_elsewhere(tmp_path, bad_cell=(7, 4)) -> "Path":
+def _store_from_elsewhere(tmp_path, bad_cell=(7, 4)) -> Path:
     """A store in the layout but not written by this package's checked writer."""
     path = tmp_path / "foreign.h5"
     write_dataset(path, make_data())

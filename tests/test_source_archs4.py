@@ -25,11 +25,12 @@ SAMPLES = [
     ("GSM8", "GSE13", 0.00, "deliverable", "n/a"),                 # no whole-word match
     ("GSM9", "", 0.00, "Blood (whole blood)", ""),                 # no series id
 ]
+N_SAMPLES = len(SAMPLES)
 GENE_IDS = ["ENSG01", "ENSG02", "ENSG03", "ENSG04"]
 SYMBOLS = ["A1BG", "TP53", "TP53", "XIST"]  # symbols repeat in ARCHS4; Ensembl ids do not
 
 
-def counts_matrix(n_samples=len(SAMPLES), seed=0):
+def counts_matrix(n_samples=N_SAMPLES, seed=0):
     """genes x samples uint32, as ARCHS4 stores data/expression."""
     return np.random.default_rng(seed).integers(0, 500, size=(len(GENE_IDS), n_samples)).astype(np.uint32)
 
@@ -157,7 +158,8 @@ def test_zero_count_samples_are_dropped(https, tmp_path):
 
 def test_missing_metadata_dataset_names_file_and_path(https, tmp_path):
     body = archs4_bytes(tmp_path, counts_matrix(), drop="meta/samples/singlecellprobability")
-    with pytest.raises(ArchsFormatError, match=r"human_gene_v2\.5\.h5 has no HDF5 dataset '/meta/samples/singlecellprobability'"):
+    with pytest.raises(ArchsFormatError,
+                       match=r"human_gene_v2\.5\.h5 has no HDF5 dataset '/meta/samples/singlecellprobability'"):
         build(https, tmp_path, body)
 
 

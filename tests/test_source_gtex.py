@@ -143,7 +143,8 @@ def test_fetch_and_write_filters_labels_and_stores_tpm(https_server, tmp_path):
     assert list(samples["study"]) == list(samples["donor"])
     assert samples.groupby("donor").size().to_dict() == {"GTEX-1117F": 4, "GTEX-111CU": 3, "GTEX-ZZPU2": 3}
 
-    assert genes["gene_id"][0] == "ENSG00000000000"  # the store drops Ensembl versions and genes["symbol"][29] == "GENE29"
+    # The store drops Ensembl versions (and genes["symbol"][29] == "GENE29").
+    assert genes["gene_id"][0] == "ENSG00000000000"
     assert provenance["source"] == "gtex" and GCT_NAME in provenance["source_version"]
     assert provenance["values"] == "TPM"
     assert not any("log2" in step for step in provenance["preprocessing"])

@@ -142,7 +142,8 @@ def test_config_checks_task_labels_against_the_samples_table(tmp_path, data):
     entry = {"source": "local", "params": {"expression": str(tmp_path / "m.tsv"), "orientation": "genes_by_samples",
                                            "samples": str(tmp_path / "samples.tsv")}}
     config = {"datasets": {"mine": entry}, "model_dir": str(Path(__file__).parents[1] / "config" / "models"),
-              "tasks": {"t": {"dataset": "mine", "label": "tisue", "kind": "binary", "models": ["logistic_regression"]}}}
+              "tasks": {"t": {"dataset": "mine", "label": "tisue", "kind": "binary",
+                              "models": ["logistic_regression"]}}}
     with pytest.raises(ConfigError, match="'tisue' is not a label of dataset 'mine'; did you mean 'tissue'"):
         resolve(config, "c.yaml")
     config["tasks"]["t"]["label"] = "tissue"
@@ -295,8 +296,8 @@ def test_empty_label_column(tmp_path, data):
     expect_error(tmp_path, "samples.tsv: label column 'stage' is empty in every row; fill it or remove the column",
                  expression=str(tmp_path / "m.tsv"))
     samples.assign(batch="").to_csv(tmp_path / "samples.tsv", sep="\t", index=False)
-    expect_error(tmp_path, "samples.tsv: study column 'batch' is empty for 20 samples", expression=str(tmp_path / "m.tsv"),
-                 study_column="batch")
+    expect_error(tmp_path, "samples.tsv: study column 'batch' is empty for 20 samples",
+                 expression=str(tmp_path / "m.tsv"), study_column="batch")
     expect_error(tmp_path, r"samples.tsv: params.study_column: 'cohort' is not a column of the samples table",
                  expression=str(tmp_path / "m.tsv"), study_column="cohort")
 
@@ -309,7 +310,8 @@ def test_ragged_lines(tmp_path, data):
     expect_error(tmp_path, "m.tsv: line 10 has 20 fields, the header 21; .*ragged", expression=str(path))
     path.write_text(original)
     edit_lines(path, lambda lines: lines.__setitem__(9, lines[9] + "\t1.0"))
-    expect_error(tmp_path, "m.tsv: Error tokenizing data. C error: Expected 21 fields in line 10, saw 22 .*ragged", expression=str(path))
+    expect_error(tmp_path, "m.tsv: Error tokenizing data. C error: Expected 21 fields in line 10, saw 22 .*ragged",
+                 expression=str(path))
     path.write_text(original)
     edit_lines(path, lambda lines: lines.__setitem__(1, lines[1] + "\t1.0"))
     expect_error(tmp_path, "m.tsv: line 2 has more fields than the header's 21.*ragged", expression=str(path))
@@ -328,7 +330,8 @@ def test_parquet_without_pyarrow_names_the_extra(tmp_path, data, monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_pyarrow)
-    expect_error(tmp_path, r"m.parquet: reading .parquet needs pyarrow \(.*\); install it with pip install 'exprbench\[parquet\]'",
+    expect_error(tmp_path, r"m.parquet: reading .parquet needs pyarrow \(.*\); "
+                 r"install it with pip install 'exprbench\[parquet\]'",
                  expression=str(tmp_path / "m.parquet"))
 
 

@@ -13,7 +13,8 @@ from exprbench.ssl.methods import SSL_METHODS
 torch.set_num_threads(1)
 
 # Small networks so the whole file runs in seconds on one core.
-TINY = {"depth": 2, "width": 16, "max_epochs": 4, "batch_size": 16, "learning_rate": 1e-3, "device": "cpu", "verbose": False}
+TINY = {"depth": 2, "width": 16, "max_epochs": 4, "batch_size": 16, "learning_rate": 1e-3, "device": "cpu",
+        "verbose": False}
 TINY_EXTRA = {
     "byol": {"hidden_dim": 32, "projection_dim": 16},
     "scarf": {"projector_dim": 16},
@@ -208,7 +209,8 @@ def test_class_list_is_kept_when_a_class_is_absent():
 def test_early_stopping_restores_the_best_epoch():
     X, y = toy(n=60)
     X_val, y_val = toy(n=20, seed=2)
-    tuner = FineTuner(**{**TUNE, "max_epochs": 40, "learning_rate": 3e-2}, patience=3, min_delta=0.0).fit(X, y, X_val, y_val)
+    tuner = FineTuner(**{**TUNE, "max_epochs": 40, "learning_rate": 3e-2}, patience=3, min_delta=0.0)
+    tuner.fit(X, y, X_val, y_val)
     losses = [h["val_loss"] for h in tuner.history_]
     assert tuner.best_epoch_ == int(np.argmin(losses))
     assert tuner.n_epochs_ == 40 or tuner.n_epochs_ - 1 - tuner.best_epoch_ == 3

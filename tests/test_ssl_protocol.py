@@ -159,7 +159,8 @@ def test_every_test_sample_gets_a_prediction_row(mode):
     data = _toy_downstream(n_test)
 
     def make_tuner(seed):
-        return FineTuner(mode=mode, depth=1, width=8, batch_size=8, max_epochs=3, patience=2, random_state=seed, device="cpu")
+        return FineTuner(mode=mode, depth=1, width=8, batch_size=8, max_epochs=3, patience=2, random_state=seed,
+                         device="cpu")
 
     proportions, repeats = [0.1, 0.5, 1.0], 2
     scores, predictions = run_protocol(data, make_tuner, proportions, repeats, seed=0, subset_key="toy",

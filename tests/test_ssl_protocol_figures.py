@@ -29,8 +29,9 @@ def fake_outputs(tmp_path, ssl):
     score_files, spectrum_files = [], []
     for i, job in enumerate(finetune_jobs(ssl)):
         lift = {"baseline": 0.0, "scarf": 0.1, "vime": 0.05}[job["method"]]
-        rows = [{**job, "pretrain_dataset": "syn", "finetune_dataset": "syn", "depth": shapes[job["architecture"]]["depth"],
-                 "width": shapes[job["architecture"]]["width"], "pretrain_size": sizes.get(job["pretrain"], np.nan),
+        rows = [{**job, "pretrain_dataset": "syn", "finetune_dataset": "syn",
+                 "depth": shapes[job["architecture"]]["depth"], "width": shapes[job["architecture"]]["width"],
+                 "pretrain_size": sizes.get(job["pretrain"], np.nan),
                  "proportion": p, "repeat": r, "n_train": 10, "n_val": 5, "n_test": 20,
                  "accuracy": min(1.0, 0.5 + p / 2 + lift), "balanced_accuracy": 0.5, "epochs": 3, "best_epoch": 1,
                  "hit_epoch_cap": job["method"] == "baseline" and p == PROPORTIONS[-1] and r == 0,

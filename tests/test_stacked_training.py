@@ -130,7 +130,8 @@ def test_fit_commands_take_the_switches():
     from exprbench.cli import build_parser
 
     required = ["fit", "--task", "{}", "--model", "{}", "--manifest", "m.json", "--dataset", "d",
-                "--signal-removal", "none", "--seed", "0", "--fold", "0", "--metrics", "m.tsv", "--predictions", "p.tsv"]
+                "--signal-removal", "none", "--seed", "0", "--fold", "0", "--metrics", "m.tsv",
+                "--predictions", "p.tsv"]
     args = build_parser().parse_args(required)
     assert (args.stacked_fits, args.compile_steps) == ("auto", False)
     args = build_parser().parse_args(required + ["--stacked-fits", "on", "--compile-steps"])

@@ -10,7 +10,8 @@ import yaml
 from exprbench import config as exprbench_config
 from exprbench.tracking import MlflowTracker, make_tracker
 
-mlflow_tracking = pytest.importorskip("mlflow.tracking", reason="mlflow is an optional extra: pip install 'exprbench[mlflow]'")
+mlflow_tracking = pytest.importorskip("mlflow.tracking",
+                                      reason="mlflow is an optional extra: pip install 'exprbench[mlflow]'")
 
 
 def test_a_tiny_run_reads_back_with_mlflows_client(tmp_path, monkeypatch):
@@ -52,8 +53,8 @@ def test_a_failure_inside_the_block_marks_the_run_failed(tmp_path):
 
 def test_config_defaults_the_store_into_the_results_folder(tmp_path):
     raw = {"results_dir": "results/gtex", "tracker": {"backend": "mlflow"},
-           "datasets": {"sim": {"source": "simulated"}}, "tasks": {"t": {"dataset": "sim", "label": "label", "kind": "binary",
-                                                                          "models": ["logistic_regression"]}}}
+           "datasets": {"sim": {"source": "simulated"}},
+           "tasks": {"t": {"dataset": "sim", "label": "label", "kind": "binary", "models": ["logistic_regression"]}}}
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(raw))
     tracker = exprbench_config.load(path)["tracker"]

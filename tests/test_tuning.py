@@ -5,13 +5,15 @@ from conftest import separable_problem
 from exprbench.classification.models import MODELS
 from exprbench.classification.tuning import nested_search, sample_space
 
-SPACE = {"learning_rate": {"log_uniform": [1e-4, 1e-1]}, "batch_size": {"choice": [8, 16]}, "weight_decay": {"uniform": [0, 0.1]}}
+SPACE = {"learning_rate": {"log_uniform": [1e-4, 1e-1]}, "batch_size": {"choice": [8, 16]},
+         "weight_decay": {"uniform": [0, 0.1]}}
 
 
 def test_sampling_is_seeded_and_within_bounds():
     first = sample_space(SPACE, 20, np.random.default_rng(0))
     assert first == sample_space(SPACE, 20, np.random.default_rng(0))
-    assert all(1e-4 <= t["learning_rate"] <= 1e-1 and t["batch_size"] in (8, 16) and 0 <= t["weight_decay"] <= 0.1 for t in first)
+    assert all(1e-4 <= t["learning_rate"] <= 1e-1 and t["batch_size"] in (8, 16) and 0 <= t["weight_decay"] <= 0.1
+               for t in first)
     with pytest.raises(ValueError, match="distribution"):
         sample_space({"learning_rate": {"normal": [0, 1]}}, 1, np.random.default_rng(0))
 

@@ -77,11 +77,13 @@ def test_tiny_config_runs_end_to_end(tmp_path):
 def test_dry_run_of_every_shipped_config(config, tmp_path):
     """Works without any data, and names every download it would do."""
     (tmp_path / "config").symlink_to(ROOT / "config")
-    result = snakemake("-n", "--configfile", str(config), "--directory", str(tmp_path), "--snakefile", str(ROOT / "Snakefile"))
+    result = snakemake("-n", "--configfile", str(config), "--directory", str(tmp_path),
+                       "--snakefile", str(ROOT / "Snakefile"))
     assert "Job stats" in result.stdout or "jobs" in result.stdout.lower()
     for dataset in yaml.safe_load(config.read_text())["datasets"].values():
         if "definition" in dataset:
-            first_url = next(iter(yaml.safe_load((ROOT / dataset["definition"]).read_text())["files"].values()))["urls"][0]
+            files = yaml.safe_load((ROOT / dataset["definition"]).read_text())["files"]
+            first_url = next(iter(files.values()))["urls"][0]
             assert first_url in result.stdout
 
 
@@ -130,7 +132,8 @@ def test_bad_config_stops_before_any_job(tmp_path, overrides, expected):
 
 
 def test_bad_labels_fail_in_the_manifest_before_any_fit(tmp_path):
-    config = tiny_config(tmp_path, datasets={"sim": {"source": "simulated", "params": {"n_samples": 60, "n_linear": 5}}},
+    config = tiny_config(tmp_path,
+                         datasets={"sim": {"source": "simulated", "params": {"n_samples": 60, "n_linear": 5}}},
                          tasks={"sim": {"dataset": "sim", "label": "label", "kind": "binary", "split": {"folds": 99}}})
     result = snakemake("--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
                        "--configfile", str(config), "--cores", "1", check=False)

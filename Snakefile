@@ -34,7 +34,6 @@ from exprbench.output_folders import OutputFolderClash, claim_output_folders, co
 from exprbench.results import failed_jobs_report
 from exprbench.run_summary import run_summary
 
-
 # Families with something to do, in display order: classification first.
 RUN_FAMILIES = {name: outputs for name, outputs in FAMILY_OUTPUTS.items() if outputs["targets"]}
 
@@ -59,11 +58,13 @@ onsuccess:
         print(f"\n{REPORT_CATEGORIES[name].lower()} results:\n  " + "\n  ".join(outputs["targets"]))
     # The short version: the best model of every task, where the figures are, the report.
     print()
-    print(run_summary(
-        {name: outputs["summary"] for name, outputs in RUN_FAMILIES.items()},
-        {name: os.path.dirname(outputs["targets"][-1]) for name, outputs in RUN_FAMILIES.items()},
-        config_name(CONFIG_FILE),
-    ))
+    print(
+        run_summary(
+            {name: outputs["summary"] for name, outputs in RUN_FAMILIES.items()},
+            {name: os.path.dirname(outputs["targets"][-1]) for name, outputs in RUN_FAMILIES.items()},
+            config_name(CONFIG_FILE),
+        )
+    )
     # A family may add its own end-of-run lines and errors (a task with no result at
     # all fails the run); otherwise its failed jobs are listed.
     errors = []

@@ -133,8 +133,10 @@ def guarded(command, family):
     exits 1 before the last attempt (Snakemake retries) and on the last attempt
     writes a failed row in place of the outputs, so the rest of the run completes.
     Its callers set ``params: job_keys=job_keys`` and ``resources: **heavy_resources(...)``."""
-    return (f"{command} 2> {{log}} || exprbench record-job-failure --family {family} --keys {{params.job_keys:q}} "
-            f"--attempt {{resources.job_attempt}} --attempts {JOB_ATTEMPTS} --log {{log}} {{output}}")
+    return (
+        f"{command} 2> {{log}} || exprbench record-job-failure --family {family} --keys {{params.job_keys:q}} "
+        f"--attempt {{resources.job_attempt}} --attempts {JOB_ATTEMPTS} --log {{log}} {{output}}"
+    )
 
 
 def family_benchmark(family, pattern):

@@ -1,20 +1,20 @@
 rule download_dataset:
     output:
         f"{DOWNLOAD_DIR}/{{dataset}}/downloaded.json",
-    message:
-        "Download and verify dataset {wildcards.dataset}: {params.urls}"
+    log:
+        "logs/download/{dataset}.log",
+    conda:
+        "../envs/exprbench.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=scaled("prepare", "runtime"),
     params:
         spec=dataset_spec,
         options=download_options,
         urls=dataset_urls,
         labels=dataset_labels,
-    resources:
-        mem_mb=1000,
-        runtime=scaled("prepare", "runtime"),
-    log:
-        "logs/download/{dataset}.log",
-    conda:
-        "../envs/exprbench.yaml"
+    message:
+        "Download and verify dataset {wildcards.dataset}: {params.urls}"
     shell:
         "exprbench download --spec {params.spec:q} {params.options} --require-labels {params.labels} "
         "--out {output} 2> {log}"
@@ -26,17 +26,17 @@ rule prepare_dataset:
         required=dataset_required_inputs,
     output:
         f"{DATA_DIR}/{{dataset}}.h5",
-    params:
-        spec=dataset_spec,
-        downloads=downloads_option,
-        labels=dataset_labels,
-    resources:
-        mem_mb=scaled("prepare", "mem_mb"),
-        runtime=scaled("prepare", "runtime"),
     log:
         "logs/prepare/{dataset}.log",
     conda:
         "../envs/exprbench.yaml"
+    resources:
+        mem_mb=scaled("prepare", "mem_mb"),
+        runtime=scaled("prepare", "runtime"),
+    params:
+        spec=dataset_spec,
+        downloads=downloads_option,
+        labels=dataset_labels,
     shell:
         "exprbench prepare --spec {params.spec:q} {params.downloads} --require-labels {params.labels} "
         "--out {output} 2> {log}"
@@ -50,14 +50,12 @@ rule compendium_stats:
         f"{DATA_DIR}/{{dataset}}.h5",
     output:
         COMPENDIUM_STATS,
-    resources:
-        mem_mb=scaled("manifest", "mem_mb"),
-        runtime=scaled("prepare", "runtime"),
     log:
         "logs/compendium_stats/{dataset}.log",
     conda:
         "../envs/exprbench.yaml"
+    resources:
+        mem_mb=scaled("manifest", "mem_mb"),
+        runtime=scaled("prepare", "runtime"),
     shell:
         "exprbench compendium-stats --dataset-file {input} --out {output} 2> {log}"
-
-

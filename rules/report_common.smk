@@ -12,8 +12,12 @@ def in_report(path, family, subcategory, caption=None):
     if path.endswith(".svg"):
         return path
     name = caption or os.path.splitext(os.path.basename(path))[0]
-    return report(path, caption=os.path.join(workflow.basedir, "report", family, f"{name}.rst"), category=REPORT_CATEGORIES[family],
-                  subcategory=subcategory)
+    return report(
+        path,
+        caption=os.path.join(workflow.basedir, "report", family, f"{name}.rst"),
+        category=REPORT_CATEGORIES[family],
+        subcategory=subcategory,
+    )
 
 
 def classification_figure_group(path):

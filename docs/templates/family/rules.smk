@@ -10,29 +10,29 @@ TOY_SUMMARY = f"{RESULTS_DIR}/toy/summary.tsv"
 rule toy_fit:
     output:
         TOY_RUN,
-    params:
-        job_keys=job_keys,
-    retries: FAMILY_RETRIES
-    resources:
-        **heavy_resources(100, 1),
     log:
         "logs/toy/{value}.log",
     benchmark:
         family_benchmark("toy", "{value}")
+    retries: FAMILY_RETRIES
     conda:
         CONDA_ENV
+    resources:
+        **heavy_resources(100, 1),
+    params:
+        job_keys=job_keys,
     shell:
         guarded("exprbench toy-fit --value {wildcards.value} --out {output}", "toy")
 
 
 rule toy_summarize:
-    localrule: True
     input:
         [TOY_RUN.format(**job) for job in exprbench_config.family("toy").jobs(TOY)],
     output:
         TOY_SUMMARY,
     log:
         "logs/toy/summarize.log",
+    localrule: True
     conda:
         CONDA_ENV
     shell:

@@ -26,28 +26,28 @@ if CS:
         output:
             metrics=f"{CS_RUN}/metrics.tsv",
             record=f"{CS_RUN}/fit.json",
-        params:
-            experiment=lambda w: json.dumps(CS["experiments"][w.experiment], sort_keys=True),
-            device=CS["device"],
-            job_keys=job_keys,
+        log:
+            "logs/compressed_sensing/{experiment}/{method}/seed{seed}.log",
+        benchmark:
+            family_benchmark("compressed_sensing", "{experiment}/{method}/seed{seed}")
         wildcard_constraints:
             experiment="[^/]+",
             method="[^/]+",
             seed=r"\d+",
-        threads: CS["threads"]
         retries: FAMILY_RETRIES
+        conda:
+            CONDA_ENV
+        threads: CS["threads"]
         resources:
             **heavy_resources(
                 CS["resources"]["mem_mb"],
                 CS["resources"]["runtime"],
                 gpus_per_fit(CFG["gpus_per_fit"], CS["device"], LOCAL_GPUS),
             ),
-        log:
-            "logs/compressed_sensing/{experiment}/{method}/seed{seed}.log",
-        benchmark:
-            family_benchmark("compressed_sensing", "{experiment}/{method}/seed{seed}")
-        conda:
-            CONDA_ENV
+        params:
+            experiment=lambda w: json.dumps(CS["experiments"][w.experiment], sort_keys=True),
+            device=CS["device"],
+            job_keys=job_keys,
         shell:
             guarded(
                 "exprbench cs-fit --experiment {params.experiment:q} --method {wildcards.method} "
@@ -57,36 +57,38 @@ if CS:
             )
 
     rule compressed_sensing_summarize:
-        localrule: True
         input:
             [f"{CS_RUN}/metrics.tsv".format(**j) for j in CS_JOBS],
         output:
             in_report(CS_SUMMARY, "compressed_sensing", "summary table"),
         log:
             "logs/compressed_sensing/summarize.log",
+        localrule: True
         conda:
             CONDA_ENV
         shell:
             "exprbench cs-summarize --out {output} {input} 2> {log}"
 
     rule compressed_sensing_figures:
-        localrule: True
         input:
             CS_SUMMARY,
         output:
             [
-                in_report(f"{CS_FIGURES}/{{experiment}}_{kind}.{ext}", "compressed_sensing", "experiment: {experiment}", kind)
+                in_report(
+                    f"{CS_FIGURES}/{{experiment}}_{kind}.{ext}", "compressed_sensing", "experiment: {experiment}", kind
+                )
                 for kind in CS_FIGURE_KINDS
                 for ext in ("png", "svg")
             ],
-        params:
-            out_dir=lambda w, output: os.path.dirname(output[0]),
-        wildcard_constraints:
-            experiment="[^/]+",
         log:
             "logs/compressed_sensing/figures_{experiment}.log",
+        wildcard_constraints:
+            experiment="[^/]+",
+        localrule: True
         conda:
             CONDA_ENV
+        params:
+            out_dir=lambda w, output: os.path.dirname(output[0]),
         shell:
             "exprbench cs-figures --summary {input} --experiment {wildcards.experiment} "
             "--out-dir {params.out_dir} 2> {log}"

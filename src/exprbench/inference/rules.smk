@@ -21,6 +21,20 @@ rule inference_fit:
         per_gene=f"{INFERENCE_RUN}/per_gene.npz",
         split=f"{INFERENCE_RUN}/split.tsv",
         attribution=f"{INFERENCE_RUN}/attribution.npz",
+    log:
+        "logs/inference/{task}/{model}/seed{seed}.log",
+    benchmark:
+        family_benchmark("inference", "{task}/{model}/seed{seed}")
+    retries: FAMILY_RETRIES
+    conda:
+        CONDA_ENV
+    threads: INF.get("threads", 1)
+    resources:
+        **heavy_resources(
+            lambda w: inference_workflow.resource(INF, w.model, "mem_mb", 1),
+            lambda w: inference_workflow.resource(INF, w.model, "runtime", 1),
+            gpus_per_fit(CFG["gpus_per_fit"], INF.get("device", "auto"), LOCAL_GPUS),
+        ),
     params:
         task=lambda w: inference_workflow.spec_json(INF["tasks"], w.task),
         model=lambda w: inference_workflow.spec_json(INF["models"], w.model),
@@ -29,20 +43,6 @@ rule inference_fit:
         device=INF.get("device", "auto"),
         out_dir=lambda w, output: os.path.dirname(output.metrics),
         job_keys=job_keys,
-    threads: INF.get("threads", 1)
-    retries: FAMILY_RETRIES
-    resources:
-        **heavy_resources(
-            lambda w: inference_workflow.resource(INF, w.model, "mem_mb", 1),
-            lambda w: inference_workflow.resource(INF, w.model, "runtime", 1),
-            gpus_per_fit(CFG["gpus_per_fit"], INF.get("device", "auto"), LOCAL_GPUS),
-        ),
-    log:
-        "logs/inference/{task}/{model}/seed{seed}.log",
-    benchmark:
-        family_benchmark("inference", "{task}/{model}/seed{seed}")
-    conda:
-        CONDA_ENV
     shell:
         guarded(
             "exprbench inference-fit --task {params.task:q} --model {params.model:q} --seed {wildcards.seed} "
@@ -53,13 +53,13 @@ rule inference_fit:
 
 
 rule inference_summarize:
-    localrule: True
     input:
         inference_workflow.run_files(INFERENCE_RESULTS, INFERENCE_JOBS, "metrics.tsv"),
     output:
         in_report(f"{INFERENCE_RESULTS}/summary.tsv", "inference", "summary table"),
     log:
         "logs/inference/summarize.log",
+    localrule: True
     conda:
         CONDA_ENV
     shell:
@@ -67,17 +67,17 @@ rule inference_summarize:
 
 
 rule inference_figures:
-    localrule: True
     input:
         f"{INFERENCE_RESULTS}/summary.tsv",
     output:
         [in_report(path, "inference", f"tasks: {', '.join(INF.get('tasks', {}))}") for path in INFERENCE_FIGURES],
-    params:
-        out_dir=figures_folder,
     log:
         "logs/inference/figures.log",
+    localrule: True
     conda:
         CONDA_ENV
+    params:
+        out_dir=figures_folder,
     shell:
         "exprbench inference-figures --summary {input} --out-dir {params.out_dir} 2> {log}"
 

@@ -1,8 +1,6 @@
 # Paths, job lists and input functions of the ssl rules (rules.smk).
 SSL_RESULTS = f"{RESULTS_DIR}/ssl"
-SSL_PRETRAIN_DIR = (
-    f"{SSL_RESULTS}/{{experiment}}/pretrain/{{method}}/{{architecture}}/{{pretrain}}/seed{{seed}}"
-)
+SSL_PRETRAIN_DIR = f"{SSL_RESULTS}/{{experiment}}/pretrain/{{method}}/{{architecture}}/{{pretrain}}/seed{{seed}}"
 SSL_FINETUNE_DIR = (
     f"{SSL_RESULTS}/{{experiment}}/finetune/{{method}}/{{mode}}/{{architecture}}/{{pretrain}}/seed{{seed}}"
 )
@@ -13,9 +11,7 @@ if "ssl" in CFG:
     SSL_SETTINGS = exprbench_config.family("ssl")
     SSL_PRETRAIN_JOBS = SSL_SETTINGS.pretrain_jobs(SSL)
     SSL_FINETUNE_JOBS = SSL_SETTINGS.finetune_jobs(SSL)
-    SSL_FIGURES = [
-        f"{FIGURES_DIR}/ssl/{name}.{ext}" for name in SSL["figures"]["make"] for ext in ("png", "svg")
-    ]
+    SSL_FIGURES = [f"{FIGURES_DIR}/ssl/{name}.{ext}" for name in SSL["figures"]["make"] for ext in ("png", "svg")]
     SSL_TARGETS = SSL_TABLES + SSL_FIGURES
     SSL_GPUS = gpus_per_fit(CFG["gpus_per_fit"], SSL["device"], LOCAL_GPUS)
     SSL_RESOURCES = SSL["resources"]
@@ -54,8 +50,6 @@ def ssl_encoder_option(wildcards, input):
 
 def ssl_predictions_option(wildcards):
     return "--save-predictions" if SSL["experiments"][wildcards.experiment]["finetune"]["save_predictions"] else ""
-
-
 
 
 def ssl_section():

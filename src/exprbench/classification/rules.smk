@@ -7,34 +7,23 @@
 include: "rules_common.smk"
 
 
-def training_options():
-    # Non-default choices only: params left as they were keep finished fits from rerunning.
-    options = ["--mixed-precision"] if CFG["mixed_precision"] else []
-    stacked = {True: "on", False: "off"}.get(CFG.get("stacked_fits", "auto"), CFG.get("stacked_fits", "auto"))
-    if stacked != "auto":  # YAML reads on/off as booleans
-        options.append(f"--stacked-fits {stacked}")
-    if CFG.get("compile_steps", False):
-        options.append("--compile-steps")
-    return " ".join(options)
-
-
 rule task_manifest:
     input:
         data=task_dataset_file,
         stats=task_compendium_stats,
     output:
         f"{RESULTS_DIR}/tasks/{{task}}.json",
-    params:
-        task=task_spec,
-        config_file=CONFIG_FILE,
-        stats=compendium_stats_option,
-    resources:
-        mem_mb=scaled("manifest", "mem_mb"),
-        runtime=scaled("manifest", "runtime"),
     log:
         "logs/manifest/{task}.log",
     conda:
         CONDA_ENV
+    resources:
+        mem_mb=scaled("manifest", "mem_mb"),
+        runtime=scaled("manifest", "runtime"),
+    params:
+        task=task_spec,
+        config_file=CONFIG_FILE,
+        stats=compendium_stats_option,
     shell:
         "exprbench manifest --task {params.task:q} --dataset-file {input.data} {params.stats} "
         "--config-file {params.config_file:q} --out {output} 2> {log}"
@@ -51,6 +40,21 @@ if FIT_GRAIN == "fold":
         output:
             metrics=METRICS,
             predictions=PREDICTIONS,
+        log:
+            "logs/fit/{task}/{model}/{signal_removal}/seed{seed}/fold{fold}.log",
+        benchmark:
+            f"{RESULTS_DIR}/benchmarks/fit/{{task}}/{{model}}/{{signal_removal}}/seed{{seed}}/fold{{fold}}.tsv"
+        retries: CFG["fit_retries"]
+        conda:
+            CONDA_ENV
+        threads: CFG["threads_per_job"]
+        resources:
+            **CPUS_PER_GPU,
+            mem_mb=fit_mem_mb,
+            runtime=fit_runtime,
+            gpu=GPUS_PER_FIT,
+            fit_attempt=attempt_number,
+            fit_attempts=FIT_ATTEMPTS,
         params:
             task=task_spec,
             model=model_spec,
@@ -59,21 +63,6 @@ if FIT_GRAIN == "fold":
             tracker=json.dumps(CFG["tracker"], sort_keys=True),
             precision=training_options(),
             limma_backend=signal_removal_backend,
-        threads: CFG["threads_per_job"]
-        retries: CFG["fit_retries"]
-        resources:
-            mem_mb=fit_mem_mb,
-            runtime=fit_runtime,
-            gpu=GPUS_PER_FIT,
-            fit_attempt=attempt_number,
-            fit_attempts=FIT_ATTEMPTS,
-            **CPUS_PER_GPU,
-        log:
-            "logs/fit/{task}/{model}/{signal_removal}/seed{seed}/fold{fold}.log",
-        benchmark:
-            f"{RESULTS_DIR}/benchmarks/fit/{{task}}/{{model}}/{{signal_removal}}/seed{{seed}}/fold{{fold}}.tsv"
-        conda:
-            CONDA_ENV
         # A fit that fails on its last attempt is recorded as a failed row, so the
         # rest of the benchmark still completes; earlier attempts fail and are retried.
         shell:
@@ -96,14 +85,30 @@ else:
         rule:
             name:
                 "fit_group" if layout_index == 0 else f"fit_group_{layout_index + 1}"
-            wildcard_constraints:
-                task="|".join(re.escape(task) for task in layout_tasks),
             input:
                 data=task_dataset_file,
                 manifest=f"{RESULTS_DIR}/tasks/{{task}}.json",
             output:
                 metrics=fit_cell_files(METRICS, layout_cells),
                 predictions=fit_cell_files(PREDICTIONS, layout_cells),
+            log:
+                f"logs/fit/{FIT_GROUP_WILDCARDS[FIT_GRAIN]}.log",
+            benchmark:
+                f"{RESULTS_DIR}/benchmarks/fit/{FIT_GROUP_WILDCARDS[FIT_GRAIN]}.tsv"
+            wildcard_constraints:
+                task="|".join(re.escape(task) for task in layout_tasks),
+            retries: CFG["fit_retries"]
+            conda:
+                CONDA_ENV
+            threads: CFG["threads_per_job"]
+            resources:
+                **CPUS_PER_GPU,
+                # Every fit of a group holds the same data: memory of one, runtime of all.
+                mem_mb=fit_mem_mb,
+                runtime=fit_group_runtime(len(layout_cells)),
+                gpu=GPUS_PER_FIT,
+                fit_attempt=attempt_number,
+                fit_attempts=FIT_ATTEMPTS,
             params:
                 task=task_spec,
                 model=model_spec,
@@ -113,22 +118,6 @@ else:
                 tracker=json.dumps(CFG["tracker"], sort_keys=True),
                 precision=training_options(),
                 limma_backend=signal_removal_backend,
-            threads: CFG["threads_per_job"]
-            retries: CFG["fit_retries"]
-            resources:
-                # Every fit of a group holds the same data: memory of one, runtime of all.
-                mem_mb=fit_mem_mb,
-                runtime=fit_group_runtime(len(layout_cells)),
-                gpu=GPUS_PER_FIT,
-                fit_attempt=attempt_number,
-                fit_attempts=FIT_ATTEMPTS,
-                **CPUS_PER_GPU,
-            log:
-                f"logs/fit/{FIT_GROUP_WILDCARDS[FIT_GRAIN]}.log",
-            benchmark:
-                f"{RESULTS_DIR}/benchmarks/fit/{FIT_GROUP_WILDCARDS[FIT_GRAIN]}.tsv"
-            conda:
-                CONDA_ENV
             # A process killed on its last attempt (out of memory, time limit) keeps the
             # fits it finished; record-failure records the others as failed.
             shell:
@@ -145,13 +134,13 @@ else:
 
 
 rule summarize:
-    localrule: True
     input:
         all_metric_files(),
     output:
         in_report(SUMMARY, "classification", "summary table"),
     log:
         "logs/summarize.log",
+    localrule: True
     conda:
         CONDA_ENV
     shell:
@@ -159,17 +148,17 @@ rule summarize:
 
 
 rule figures:
-    localrule: True
     input:
         SUMMARY,
     output:
         [in_report(path, "classification", classification_figure_group(path)) for path in FIGURES],
-    params:
-        out_dir=figures_folder,
     log:
         "logs/figures.log",
+    localrule: True
     conda:
         CONDA_ENV
+    params:
+        out_dir=figures_folder,
     shell:
         "exprbench figures --summary {input} --out-dir {params.out_dir} 2> {log}"
 

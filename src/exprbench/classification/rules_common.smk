@@ -72,10 +72,22 @@ def fit_cell_files(pattern, cells):
 
 def fit_cells_option(cells):
     """--cells SEED:FOLD ... of a grouped job; a seed grain takes its seed from the wildcards."""
+
     def option(wildcards):
         return " ".join(f"{dict(cell).get('seed', wildcards.get('seed'))}:{dict(cell)['fold']}" for cell in cells)
 
     return option
+
+
+def training_options():
+    # Non-default choices only: params left as they were keep finished fits from rerunning.
+    options = ["--mixed-precision"] if CFG["mixed_precision"] else []
+    stacked = {True: "on", False: "off"}.get(CFG.get("stacked_fits", "auto"), CFG.get("stacked_fits", "auto"))
+    if stacked != "auto":  # YAML reads on/off as booleans
+        options.append(f"--stacked-fits {stacked}")
+    if CFG.get("compile_steps", False):
+        options.append("--compile-steps")
+    return " ".join(options)
 
 
 def fit_group_runtime(n_fits):

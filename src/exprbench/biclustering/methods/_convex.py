@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from scipy.sparse import coo_matrix
+from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 from scipy.sparse.linalg import eigsh
 
@@ -104,6 +104,7 @@ class FusionBlock:
         if self.anchored:
             radius.append(torch.full((n,), float(anchor_radius), dtype=dtype, device=device))
         self.radius = torch.cat(radius)
+        self._operators(np.asarray(i), np.asarray(j), device, dtype)
         laplacian = _laplacian(n, np.asarray(i), np.asarray(j)) + (np.eye(n) if self.anchored else 0.0)
         top = eigsh(laplacian, k=1, which="LA", return_eigenvectors=False)[0] if n > 2 else np.linalg.eigvalsh(laplacian)[-1]
         self.step = 1.0 / (top * (1 + 1e-6) + 1e-12)  # 1/‖D‖², the accelerated step
@@ -112,20 +113,33 @@ class FusionBlock:
             self.factor = torch.linalg.cholesky(system)
         self.V = None
 
+    def _operators(self, i: np.ndarray, j: np.ndarray, device, dtype) -> None:
+        """D and Dᵀ as sparse matrices: one sparse product each instead of a gather
+        and an index_add_ (whose CPU kernel is slow, and scattered on CUDA). On the
+        CPU scipy's product is the fastest; torch tensors share its memory."""
+        E = len(i)
+        rows = np.concatenate([np.arange(E), np.arange(E)] + ([E + np.arange(self.n)] if self.anchored else []))
+        cols = np.concatenate([i, j] + ([np.arange(self.n)] if self.anchored else []))
+        values = np.concatenate([np.ones(E), -np.ones(E)] + ([np.ones(self.n)] if self.anchored else []))
+        D = csr_matrix((values, (rows, cols)), shape=(len(self.radius), self.n))
+        self.cpu = torch.device(device).type == "cpu"
+        if self.cpu:
+            self._D, self._Dt = D, D.T.tocsr()
+        else:
+            self._D, self._Dt = (torch.sparse_csr_tensor(torch.as_tensor(m.indptr), torch.as_tensor(m.indices),
+                                                         torch.as_tensor(m.data, dtype=dtype), m.shape, device=device)
+                                 for m in (D, D.T.tocsr()))
+
+    def _apply(self, matrix, A: torch.Tensor) -> torch.Tensor:
+        if self.cpu:
+            return torch.from_numpy(np.asarray(matrix @ A.numpy()))
+        return matrix @ A
+
     def D(self, Y: torch.Tensor) -> torch.Tensor:
-        parts = [Y[self.i] - Y[self.j]]
-        if self.anchored:
-            parts.append(Y)
-        return torch.cat(parts)
+        return self._apply(self._D, Y.contiguous())
 
     def Dt(self, L: torch.Tensor) -> torch.Tensor:
-        E = len(self.i)
-        out = torch.zeros((self.n, L.shape[1]), dtype=L.dtype, device=L.device)
-        out.index_add_(0, self.i, L[:E])
-        out.index_add_(0, self.j, -L[:E])
-        if self.anchored:
-            out += L[E:]
-        return out
+        return self._apply(self._Dt, L.contiguous())
 
     def penalty(self, Y: torch.Tensor) -> torch.Tensor:
         return (self.radius * self.D(Y).norm(dim=1)).sum()
@@ -216,7 +230,10 @@ class ConvexBiclusterSolver:
 
     def solve(self, gamma: float, lam: float = 0.0, tol: float = 1e-4, max_iter: int = 1000, inner_steps: int = 5,
               check_every: int = 5, fuse_tol: float = 1e-3, warm: dict | None = None,
-              keep_history: bool = False) -> ConvexFit:
+              keep_history: bool = False, stable_checks: int = 0) -> ConvexFit:
+        """Runs until the duality gap is below ``tol`` x F, or, with ``stable_checks``
+        > 0, until the read-off partitions stay the same over that many consecutive
+        checks (the partition is what the methods use; its last digits are not)."""
         columns, rows = self.blocks(gamma, lam)
         Xt = self.X.T.contiguous()
         Lc, Lr = columns.zero_dual(self.n, self.X), rows.zero_dual(self.p, self.X)
@@ -227,7 +244,7 @@ class ConvexBiclusterSolver:
         Pt, Q = columns.Dt(Lc), rows.Dt(Lr)
         history, gap, primal = [], np.inf, np.inf
         half_x = 0.5 * float(self.X.square().sum())
-        iteration = 0
+        iteration, last, same = 0, None, 0
         for iteration in range(1, max_iter + 1):
             Lc = columns.solve(Xt - Q.T, Lc, inner_steps)   # proximal map of f at X − Q
             Pt = columns.Dt(Lc)
@@ -242,6 +259,12 @@ class ConvexBiclusterSolver:
                     history.append((iteration, dual, primal, gap))
                 if gap <= tol * max(primal, 1e-300):
                     break
+                if stable_checks:
+                    labels = self.read_off(U, fuse_tol)
+                    same = same + 1 if last is not None and all(map(np.array_equal, labels, last)) else 0
+                    last = labels
+                    if same >= stable_checks:
+                        break
         U = self.X - Pt.T - Q
         row_labels, column_labels = self.read_off(U, fuse_tol)
         return ConvexFit(U.cpu().numpy(), row_labels, column_labels, iteration, float(gap), float(primal), history,

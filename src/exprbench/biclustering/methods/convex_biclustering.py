@@ -22,8 +22,8 @@ class ConvexBiclustering(BiclusterMethod):
 
     def __init__(self, n_row_clusters: int = 3, n_column_clusters: int = 3, gamma: float | None = None,
                  k_neighbors: int = 5, phi: float = 5.0, solver: str = "ama", tol: float = 1e-3,
-                 max_iter: int = 100, inner_steps: int = 5, fuse_tol: float = 1e-3, device: str = "cpu",
-                 random_state: int = 0):
+                 max_iter: int = 100, inner_steps: int = 5, fuse_tol: float = 1e-3, stable_checks: int = 3,
+                 device: str = "cpu", random_state: int = 0):
         self.n_row_clusters = n_row_clusters
         self.n_column_clusters = n_column_clusters
         self.gamma = gamma
@@ -34,6 +34,7 @@ class ConvexBiclustering(BiclusterMethod):
         self.max_iter = max_iter
         self.inner_steps = inner_steps
         self.fuse_tol = fuse_tol
+        self.stable_checks = stable_checks
         self.device = device
         self.random_state = random_state  # deterministic; kept for the common interface
 
@@ -45,7 +46,7 @@ class ConvexBiclustering(BiclusterMethod):
 
     def _options(self) -> dict:
         return {"tol": self.tol, "max_iter": self.max_iter, "inner_steps": self.inner_steps,
-                "fuse_tol": self.fuse_tol}
+                "fuse_tol": self.fuse_tol, "stable_checks": self.stable_checks}
 
     def _finish(self, fit, gamma: float, n_fits: int):
         self.gamma_, self.U_ = gamma, fit.U

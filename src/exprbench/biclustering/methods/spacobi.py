@@ -6,9 +6,11 @@ exactly to zero; zeroed columns get column label -1 and belong to no bicluster.
 ``sparsity`` is fixed, it is tuned by stability over ``sparsities``: for each
 value, γ is chosen on the full data as for COBRA (counting non-zero columns only),
 the method is refitted on ``n_subsamples`` seeded subsamples of the rows, and the
-value whose column partitions (zeroed columns as one group) agree most across
-subsamples, by mean pairwise adjusted Rand index, wins; ties go to the sparser.
-Values that zero every column in some fit are skipped."""
+value whose fits agree most across subsamples wins: per pair of subsample fits,
+the mean of Cohen's kappa of the kept-feature sets (0 when a fit keeps all or
+none) and the adjusted Rand index of the column partitions (zeroed columns as
+one group). Scores within ``tie`` of the best go to the sparser value. Values
+that zero every column in some fit are skipped."""
 
 from __future__ import annotations
 
@@ -23,21 +25,32 @@ from ._base import check_matrix
 from ._path import search_gamma
 from .convex_biclustering import ConvexBiclustering
 
+def selection_kappa(a: np.ndarray, b: np.ndarray) -> float:
+    """Cohen's kappa of two boolean selections of the same features; 0 when either
+    selects all or none (no agreement beyond chance can be shown)."""
+    if a.all() or b.all() or not a.any() or not b.any():
+        return 0.0
+    observed = np.mean(a == b)
+    expected = a.mean() * b.mean() + (1 - a.mean()) * (1 - b.mean())
+    return float((observed - expected) / (1 - expected))
+
+
 @register
 class SpaCoBi(ConvexBiclustering):
     name = "spacobi"
 
     def __init__(self, n_row_clusters: int = 3, n_column_clusters: int = 3, gamma: float | None = None,
                  sparsity: float | None = None, sparsities: tuple = (0.1, 0.2, 0.3),
-                 n_subsamples: int = 3, subsample_fraction: float = 0.7, k_neighbors: int = 5, phi: float = 5.0,
+                 n_subsamples: int = 2, subsample_fraction: float = 0.7, tie: float = 0.02, k_neighbors: int = 5, phi: float = 5.0,
                  solver: str = "ama", tol: float = 1e-3, max_iter: int = 100, inner_steps: int = 5,
-                 fuse_tol: float = 1e-3, device: str = "cpu", random_state: int = 0):
+                 fuse_tol: float = 1e-3, stable_checks: int = 3, device: str = "cpu", random_state: int = 0):
         super().__init__(n_row_clusters, n_column_clusters, gamma, k_neighbors, phi, solver, tol, max_iter,
-                         inner_steps, fuse_tol, device, random_state)
+                         inner_steps, fuse_tol, stable_checks, device, random_state)
         self.sparsity = sparsity
         self.sparsities = sparsities
         self.n_subsamples = n_subsamples
         self.subsample_fraction = subsample_fraction
+        self.tie = tie
 
     def _fit_at(self, X: np.ndarray, sparsity: float, gamma0=None):
         """(γ, fit, fits run) at one sparsity on rows X; γ fixed or searched."""
@@ -53,9 +66,13 @@ class SpaCoBi(ConvexBiclustering):
         return [np.sort(make_rng(self.random_state, "spacobi subsample", b).choice(n_rows, size, replace=False))
                 for b in range(self.n_subsamples)]
 
-    def stability(self, X: np.ndarray, sparsity: float, gamma: float) -> float:
-        """Mean pairwise ARI of the column partitions of the row-subsample fits at
-        (γ, sparsity); NaN when a fit keeps no column."""
+    def stability(self, X: np.ndarray, sparsity: float, gamma: float, warm=None) -> float:
+        """Mean over pairs of row-subsample fits at (γ, sparsity) of the average of
+        (a) Cohen's kappa of the two kept-feature sets and (b) the ARI of the two
+        column partitions. Kappa is 0 (chance) when a fit keeps every feature or
+        none: such a selection says nothing about which features are noise, which is
+        what let an unpenalised, merely stable partition win before. NaN when a fit
+        keeps no column."""
         partitions = []
         for rows in self.subsamples(X.shape[0]):
             solver = self._solver(X[rows])
@@ -65,7 +82,9 @@ class SpaCoBi(ConvexBiclustering):
                 return np.nan
             partitions.append(labels)
         pairs = list(combinations(partitions, 2))
-        return float(np.mean([adjusted_rand_score(a, b) for a, b in pairs])) if pairs else np.nan
+        if not pairs:
+            return np.nan
+        return float(np.mean([(selection_kappa(a >= 0, b >= 0) + adjusted_rand_score(a, b)) / 2 for a, b in pairs]))
 
     def fit(self, X, y=None):
         X = check_matrix(X)
@@ -74,18 +93,20 @@ class SpaCoBi(ConvexBiclustering):
             gamma, fit, runs = self._fit_at(X, self.sparsity)
             self.sparsity_, self.stability_path_ = self.sparsity, {}
             return self._finish(fit, gamma, runs)
-        best, path, total, gamma0 = None, {}, 0, None
+        fits, path, total, gamma0 = {}, {}, 0, None
         for sparsity in sorted(self.sparsities):
             gamma, fit, runs = self._fit_at(X, sparsity, gamma0)
             total += runs + self.n_subsamples
-            gamma0 = gamma / 2  # the next sparsity's γ lies nearby: start the search there
+            gamma0 = gamma  # the next sparsity's γ lies nearby: start the search there
             score = np.nan if (fit.column_labels < 0).all() else self.stability(X, sparsity, gamma)
             path[sparsity] = score
-            if not np.isnan(score) and (best is None or score >= best[0] - 1e-12):
-                best = (score, sparsity, gamma, fit)
-        if best is None:
+            if not np.isnan(score):
+                fits[sparsity] = (gamma, fit)
+        if not fits:
             raise ValueError(f"spacobi: every sparsity in {list(self.sparsities)} zeroes all features; "
                              "use smaller sparsities")
-        _, self.sparsity_, gamma, fit = best
+        top = max(path[s] for s in fits)
+        self.sparsity_ = max(s for s in fits if path[s] >= top - self.tie)  # near-ties go to the sparser
+        gamma, fit = fits[self.sparsity_]
         self.stability_path_ = path
         return self._finish(fit, gamma, total)

@@ -135,3 +135,22 @@ def test_job_rows_and_a_summary_that_keeps_failed_rows(tmp_path):
         failed, sep="\t", index=False)
     summary = write_summary([ok, failed], tmp_path / "summary.tsv")
     assert summary["status"].tolist() == ["ok", "failed"] or sorted(summary["status"]) == ["failed", "ok"]
+
+
+def test_stability_tuning_picks_the_sparsity_that_zeroes_exactly_the_noise_features():
+    # 40 x (20 + 10): 0.05 zeroes nothing (stable partition, but a selection of all says
+    # nothing: kappa 0), 0.6 zeroes a weak signal cluster too (stable as well), 0.3 zeroes
+    # exactly the noise features.
+    data = planted_checkerboard(40, 20, 3, 3, 10, noise=0.5, seed=0)
+    model = METHODS.get("spacobi")(sparsities=(0.05, 0.3, 0.6), random_state=0).fit(data.X)
+    assert model.sparsity_ == 0.3
+    assert model.stability_path_[0.05] == pytest.approx(0.5)  # (kappa 0 + ARI 1) / 2
+    assert np.array_equal(model.column_labels_ < 0, data.noise_features)
+
+
+def test_selection_kappa():
+    from exprbench.biclustering.methods.spacobi import selection_kappa
+
+    a = np.array([True, True, False, False])
+    assert selection_kappa(a, a) == 1.0 and selection_kappa(a, ~a) == -1.0
+    assert selection_kappa(np.ones(4, bool), np.ones(4, bool)) == 0.0  # all kept: no information

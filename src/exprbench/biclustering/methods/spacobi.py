@@ -9,7 +9,8 @@ the method is refitted on ``n_subsamples`` seeded subsamples of the rows, and th
 value whose fits agree most across subsamples wins: per pair of subsample fits,
 the mean of Cohen's kappa of the kept-feature sets (0 when a fit keeps all or
 none) and the adjusted Rand index of the column partitions (zeroed columns as
-one group). Scores within ``tie`` of the best go to the sparser value. Values
+one group). Of the values scoring within ``tie`` of the best, the least sparse
+wins (over-sparse values that zero a weak signal cluster are stable too). Values
 that zero every column in some fit are skipped."""
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class SpaCoBi(ConvexBiclustering):
 
     def __init__(self, n_row_clusters: int = 3, n_column_clusters: int = 3, gamma: float | None = None,
                  sparsity: float | None = None, sparsities: tuple = (0.1, 0.2, 0.3),
-                 n_subsamples: int = 2, subsample_fraction: float = 0.7, tie: float = 0.02, k_neighbors: int = 5, phi: float = 5.0,
+                 n_subsamples: int = 2, subsample_fraction: float = 0.7, tie: float = 0.05, k_neighbors: int = 5, phi: float = 5.0,
                  solver: str = "ama", tol: float = 1e-3, max_iter: int = 100, inner_steps: int = 5,
                  fuse_tol: float = 1e-3, stable_checks: int = 3, device: str = "cpu", random_state: int = 0):
         super().__init__(n_row_clusters, n_column_clusters, gamma, k_neighbors, phi, solver, tol, max_iter,
@@ -106,7 +107,9 @@ class SpaCoBi(ConvexBiclustering):
             raise ValueError(f"spacobi: every sparsity in {list(self.sparsities)} zeroes all features; "
                              "use smaller sparsities")
         top = max(path[s] for s in fits)
-        self.sparsity_ = max(s for s in fits if path[s] >= top - self.tie)  # near-ties go to the sparser
+        # The least sparse value within ``tie`` of the best (Sun, Wang and Fang 2013): zeroing a
+        # whole weak signal cluster is stable too, so near-ties must not go to the sparser.
+        self.sparsity_ = min(s for s in fits if path[s] >= top - self.tie)
         gamma, fit = fits[self.sparsity_]
         self.stability_path_ = path
         return self._finish(fit, gamma, total)

@@ -3,13 +3,12 @@ stand-alone copy, the baseline of benchmarks/training_roofline.py), and the page
 faults it no longer takes."""
 
 import importlib.util
-import resource
+import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from exprbench.classification.models import MODELS
 
@@ -47,16 +46,38 @@ def test_fast_loop_matches_old_loop(model):
     assert [h["val_loss"] for h in again.history_] == [h["val_loss"] for h in new.history_]
 
 
+FAULT_COUNT = """
+import resource
+import numpy as np
+import torch
+from exprbench.classification.models import MODELS
+
+torch.set_num_threads(1)
+rng = np.random.default_rng(0)
+X = rng.standard_normal((48, 5000)).astype(np.float32)  # first layer 2500 x 5000: 50 MB, above the mmap threshold
+y = np.arange(48) % 2
+
+
+def faults(epochs):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    model = MODELS.get("mlp3")(max_epochs=epochs, patience=50, device="cpu", random_state=0).fit(X, y)
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before, model
+
+
+faults(1)  # first fit: buffers come from the OS once
+short, _ = faults(1)
+long, model = faults(4)
+pages = sum(p.numel() for p in model.network_.parameters()) * 4 // 4096
+steps = 3 * -(-int(48 * 0.8) // 16)  # three more epochs of the 80% not held out for early stopping
+print((long - short) // steps, pages)
+"""
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc allocator")
 def test_training_steps_reuse_freed_memory_instead_of_faulting_pages():
-    torch.set_num_threads(1)
-    X, y = small_problem(n=48, genes=5000)  # first layer 2500 x 5000: 50 MB, above glibc's mmap threshold
-    settings = dict(max_epochs=2, patience=5, device="cpu", random_state=0)
-    MODELS.get("mlp3")(**settings).fit(X, y)  # first fit: buffers come from the OS once
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    model = MODELS.get("mlp3")(**settings).fit(X, y)
-    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
-    parameter_pages = sum(p.numel() for p in model.network_.parameters()) * 4 // 4096
-    # Re-faulting gradients, weights and Adam's moments each step costs several
-    # times the parameters' pages per step; reused memory costs almost none.
-    assert faults < parameter_pages, f"{faults} page faults in a 2-epoch fit ({parameter_pages} pages of parameters)"
+    # A fresh process: what earlier tests left in this one's heap moves the count.
+    out = subprocess.run([sys.executable, "-c", FAULT_COUNT], capture_output=True, text=True, check=True).stdout
+    faults_per_step, parameter_pages = map(int, out.split())
+    # Re-faulting gradients, weights and Adam's moments costs several times the
+    # parameters' pages per step; measured: about 0.4 times (foreach temporaries).
+    assert faults_per_step < parameter_pages, f"{faults_per_step} faults per step ({parameter_pages} parameter pages)"

@@ -35,14 +35,14 @@ from dataclasses import dataclass, field
 import torch
 
 from .progress import progress_bar
-from .seeding import seed_everything
+from .seeding import seed_everything, set_deterministic_algorithms
 
 
 def seed_training(seed: int, deterministic: bool = True) -> None:
     """Seed Python, NumPy and torch; deterministic kernels unless told otherwise."""
     seed_everything(int(seed))
     if not deterministic:
-        torch.use_deterministic_algorithms(False)
+        set_deterministic_algorithms(False)
         torch.backends.cudnn.deterministic = False
 
 

@@ -44,7 +44,7 @@ import numpy as np
 import torch
 
 from ..devices import as_device_tensor, resolve_device
-from ..seeding import make_rng
+from ..seeding import make_rng, sync_compiler_determinism
 from ..splits import group_holdout
 from ..training import seed_training
 from .models._torch import EVAL_BATCH, class_weights, keep_freed_memory
@@ -206,6 +206,7 @@ class StackedTraining:
         if compile_steps:  # True: inductor; a string: that torch.compile backend (tests use aot_eager)
             options = ({"mode": "reduce-overhead" if device.type == "cuda" else "default"} if compile_steps is True
                        else {"backend": compile_steps})
+            sync_compiler_determinism()
             loss, update = (torch.compile(f, dynamic=False, **options) for f in (loss, update))
         self.loss_fn, self.update_fn = loss, update
 

@@ -85,7 +85,7 @@ def test_job_rows_for_real_only_and_a_generator(tmp_path):
     table = pd.concat([real, smote])
     assert not table.duplicated(KEY).any()
     augmentation = table[table["evaluation"] == "augmentation"]
-    assert set(zip(augmentation["generator"], augmentation["arm"])) == {
+    assert set(zip(augmentation["generator"], augmentation["arm"], strict=False)) == {
         ("none", "real"), ("smote", "real+synthetic"), ("smote", "synthetic")}
     assert len(augmentation) == 2 * 2 * 3  # folds x fractions x arms
     rows = augmentation[augmentation["arm"] == "real+synthetic"]

@@ -3,7 +3,6 @@
 import pandas as pd
 import pytest
 import yaml
-
 from test_workflow import ROOT, snakemake
 
 GENERATORS = ["smote"]  # the torch generators are exercised in test_generative_generators

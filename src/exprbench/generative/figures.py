@@ -63,7 +63,7 @@ def augmentation_figure(table: pd.DataFrame, title: str) -> Figure:
     for g in generators:
         curves += [(g, "real+synthetic", f"real + {g}", colours[g], "-"),
                    (g, "synthetic", f"{g} only", colours[g], "--")]
-    for ax, metric in zip(axes, ("accuracy", "balanced_accuracy")):
+    for ax, metric in zip(axes, ("accuracy", "balanced_accuracy"), strict=False):
         for generator, arm, label, colour, style in curves:
             part = rows[(rows["generator"] == generator) & (rows["arm"] == arm)]
             if part.empty:
@@ -89,7 +89,7 @@ def fidelity_figure(table: pd.DataFrame, title: str) -> Figure:
     baseline = rows[rows["generator"] == REAL_ONLY]
     figure = Figure(figsize=(13, 6), layout="constrained")
     axes = figure.subplots(2, 4).ravel()
-    for ax, metric in zip(axes, FIDELITY_METRICS):
+    for ax, metric in zip(axes, FIDELITY_METRICS, strict=False):
         for i, g in enumerate(generators):
             values = rows.loc[rows["generator"] == g, metric]
             ax.errorbar([i], [values.mean()], yerr=[values.std() if len(values) > 1 else 0], fmt="o",
@@ -105,7 +105,7 @@ def fidelity_figure(table: pd.DataFrame, title: str) -> Figure:
         ax.grid(alpha=0.3)
     handles, labels = [], []
     for ax in axes:
-        for h, lab in zip(*ax.get_legend_handles_labels()):
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=False):
             if lab not in labels:
                 handles.append(h)
                 labels.append(lab)
@@ -125,7 +125,7 @@ def projection_figure(points: pd.DataFrame, title: str) -> Figure:
     colour = {label: palette[i % 20] for i, label in enumerate(labels)}
     figure = Figure(figsize=(3.3 * max(1, len(generators)) + 1.5, 3.6), layout="constrained")
     axes = np.atleast_1d(figure.subplots(1, max(1, len(generators)), sharex=True, sharey=True))
-    for ax, g in zip(axes, generators or [None]):
+    for ax, g in zip(axes, generators or [None], strict=False):
         generated = points[(points["source"] == "generated") & (points["generator"] == g)]
         for label in labels:
             r, s = real[real["label"].astype(str) == label], generated[generated["label"].astype(str) == label]
@@ -148,7 +148,7 @@ def roc_confusion_figure(predictions: pd.DataFrame, title: str) -> Figure:
     figure = Figure(figsize=(9, 3.6 * len(arms)), layout="constrained")
     axes = figure.subplots(len(arms), 2, squeeze=False)
     palette = matplotlib.colormaps["tab20"].colors
-    for (roc_ax, cm_ax), (generator, arm, label) in zip(axes, arms):
+    for (roc_ax, cm_ax), (generator, arm, label) in zip(axes, arms, strict=False):
         part = predictions[(predictions["generator"] == generator) & (predictions["arm"] == arm)]
         true = part["true_label"].astype(str).to_numpy()
         for i, c in enumerate(classes):
@@ -161,8 +161,8 @@ def roc_confusion_figure(predictions: pd.DataFrame, title: str) -> Figure:
         roc_ax.set_xlabel("false positive rate")
         roc_ax.set_ylabel("true positive rate")
         roc_ax.legend(fontsize=6, loc="lower right")
-        counts = pd.crosstab(pd.Categorical(true, classes), pd.Categorical(part["predicted_label"].astype(str), classes),
-                             dropna=False).to_numpy(dtype=float)
+        predicted = pd.Categorical(part["predicted_label"].astype(str), classes)
+        counts = pd.crosstab(pd.Categorical(true, classes), predicted, dropna=False).to_numpy(dtype=float)
         share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
         cm_ax.imshow(share, vmin=0, vmax=1, cmap="Blues")
         for (i, j), value in np.ndenumerate(share):
@@ -190,7 +190,7 @@ def make_figures(summary_path, predictions_path, projection_path, figures_dir, e
     n_seeds = table["seed"].nunique() if len(table) else 0
     title = f"{experiment} (mean ± sd over {n_seeds} seed{'s' if n_seeds != 1 else ''} and folds)"
     written = []
-    for stem, kind in zip(figure_stems(figures_dir, experiment), KINDS):
+    for stem, kind in zip(figure_stems(figures_dir, experiment), KINDS, strict=False):
         if kind == "augmentation" and (table["evaluation"] == "augmentation").any():
             figure = augmentation_figure(table, title)
         elif kind == "fidelity" and (table["evaluation"] == "fidelity").any():

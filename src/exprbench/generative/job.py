@@ -18,7 +18,13 @@ from ..splits import group_kfold, nested_subsets
 from .data import load_labelled
 from .fidelity import METRICS as FIDELITY_METRICS
 from .fidelity import fidelity, split_halves
-from .protocol import AUGMENTATION_METRICS, generate_fidelity_candidates, real_vs_real, synthetic_labels, train_and_score
+from .protocol import (
+    AUGMENTATION_METRICS,
+    generate_fidelity_candidates,
+    real_vs_real,
+    synthetic_labels,
+    train_and_score,
+)
 
 REAL_ONLY = "none"
 KEY = ["experiment", "generator", "seed", "fold", "train_fraction", "evaluation", "arm"]
@@ -59,7 +65,7 @@ def run_job(dataset_file, experiment: dict, generator: str, seed: int, device: s
         y_train, y_test = data.y[train], data.y[test]
         halves = split_halves(y_test, make_rng(seed, name, "halves", fold))
         subsets = nested_subsets(len(train), experiment["train_fractions"], make_rng(seed, name, "fractions", fold, ""))
-        for fraction, subset in zip(experiment["train_fractions"], subsets):
+        for fraction, subset in zip(experiment["train_fractions"], subsets, strict=False):
             context = {"experiment": name, "dataset": experiment["dataset"], "generator": generator, "seed": seed,
                        "fold": fold, "train_fraction": fraction, "n_train_real": len(subset), "n_test": len(test),
                        "n_genes": X_train.shape[1]}

@@ -30,28 +30,28 @@ if GEN:
             metrics=f"{GEN_RUN}/metrics.tsv",
             predictions=f"{GEN_RUN}/predictions.tsv",
             projection=f"{GEN_RUN}/projection.tsv",
-        params:
-            experiment=lambda w: json.dumps(GEN["experiments"][w.experiment], sort_keys=True),
-            device=GEN["device"],
-            job_keys=job_keys,
+        log:
+            "logs/generative/{experiment}/{generator}/seed{seed}.log",
+        benchmark:
+            family_benchmark("generative", "{experiment}/{generator}/seed{seed}")
         wildcard_constraints:
             experiment="[^/]+",
             generator="[^/]+",
             seed=r"\d+",
-        threads: GEN["threads"]
         retries: FAMILY_RETRIES
+        conda:
+            CONDA_ENV
+        threads: GEN["threads"]
         resources:
             **heavy_resources(
                 GEN["resources"]["mem_mb"],
                 GEN["resources"]["runtime"],
                 gpus_per_fit(CFG["gpus_per_fit"], GEN["device"], LOCAL_GPUS),
             ),
-        log:
-            "logs/generative/{experiment}/{generator}/seed{seed}.log",
-        benchmark:
-            family_benchmark("generative", "{experiment}/{generator}/seed{seed}")
-        conda:
-            CONDA_ENV
+        params:
+            experiment=lambda w: json.dumps(GEN["experiments"][w.experiment], sort_keys=True),
+            device=GEN["device"],
+            job_keys=job_keys,
         shell:
             guarded(
                 "exprbench gen-fit --experiment {params.experiment:q} --generator {wildcards.generator} "
@@ -61,7 +61,6 @@ if GEN:
             )
 
     rule generative_summarize:
-        localrule: True
         input:
             metrics=[f"{GEN_RUN}/metrics.tsv".format(**j) for j in GEN_JOBS],
             predictions=[f"{GEN_RUN}/predictions.tsv".format(**j) for j in GEN_JOBS],
@@ -72,6 +71,7 @@ if GEN:
             projection=GEN_PROJECTION,
         log:
             "logs/generative/summarize.log",
+        localrule: True
         conda:
             CONDA_ENV
         shell:
@@ -80,7 +80,6 @@ if GEN:
             "--predictions-out {output.predictions} --projection-out {output.projection} 2> {log}"
 
     rule generative_figures:
-        localrule: True
         input:
             summary=GEN_SUMMARY,
             predictions=GEN_PREDICTIONS,
@@ -91,14 +90,15 @@ if GEN:
                 for kind in GEN_FIGURE_KINDS
                 for ext in ("png", "svg")
             ],
-        params:
-            out_dir=lambda w, output: os.path.dirname(output[0]),
-        wildcard_constraints:
-            experiment="[^/]+",
         log:
             "logs/generative/figures_{experiment}.log",
+        wildcard_constraints:
+            experiment="[^/]+",
+        localrule: True
         conda:
             CONDA_ENV
+        params:
+            out_dir=lambda w, output: os.path.dirname(output[0]),
         shell:
             "exprbench gen-figures --summary {input.summary} --predictions {input.predictions} "
             "--projection {input.projection} --experiment {wildcards.experiment} --out-dir {params.out_dir} 2> {log}"

@@ -31,7 +31,7 @@ def augmentation_table(table: pd.DataFrame, metric: str = "balanced_accuracy") -
     """Mean ``metric`` over seeds and folds: arms x training fractions, per experiment."""
     rows = ok_only(table)
     rows = rows[rows["evaluation"] == "augmentation"].copy()
-    rows["arm_label"] = [curve_label(g, a) for g, a in zip(rows["generator"], rows["arm"])]
+    rows["arm_label"] = [curve_label(g, a) for g, a in zip(rows["generator"], rows["arm"], strict=False)]
     return rows.pivot_table(index=["experiment", "arm_label"], columns="train_fraction", values=metric,
                             aggfunc="mean")
 
@@ -65,7 +65,8 @@ def best_models(summary: pd.DataFrame) -> list[dict]:
         if table.empty:
             continue
         table = table[table["train_fraction"] == table["train_fraction"].max()]
-        table = table.assign(arm_label=[curve_label(g, a) for g, a in zip(table["generator"], table["arm"])])
+        labels = [curve_label(g, a) for g, a in zip(table["generator"], table["arm"], strict=False)]
+        table = table.assign(arm_label=labels)
         ranked = run_summary.ranked(table, ["arm_label"], "balanced_accuracy")
         if len(ranked):
             rows.append(run_summary.entry("generative", experiment, ranked, "balanced accuracy"))

@@ -9,7 +9,7 @@ from exprbench.generative.generators import GENERATORS
 
 # Small enough to train in seconds on a CPU, large enough to learn planted classes.
 TINY = {
-    "cvae": {"epochs": 80, "hidden_sizes": (64, 32), "latent_dim": 8, "device": "cpu"},
+    "cvae": {"max_epochs": 80, "hidden_sizes": (64, 32), "latent_dim": 8, "device": "cpu"},
     # A one-layer prior: guidance still moves each class mean by over 0.35 more than the 0.1 asked (seeds 0-4).
     "latent_diffusion": {"vae_epochs": 150, "prior_epochs": 150, "prior_layers": 1, "d_model": 16, "latent_dim": 4,
                          "n_latent_tokens": 4, "sampling_steps": 20, "device": "cpu"},

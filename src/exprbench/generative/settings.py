@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from ..config import ConfigError, check_dataset, merge, schema_defaults, validate_section
+from ..params import translate_renamed
 
 SCHEMA = "exprbench.generative/schema.yaml"
 SECTION_DEFAULTS = {"device": "auto", "threads": 1, "resources": {"mem_mb": 4000, "runtime": 120}}
@@ -49,7 +50,10 @@ def _check_generators(name: str, experiment: dict, file) -> None:
             raise ConfigError(file, f"{key}.generators", f"unknown generator {generator!r}", GENERATORS.names())
     if len(set(experiment["generators"])) != len(experiment["generators"]):
         raise ConfigError(file, f"{key}.generators", "generators repeat; list each once")
-    for generator, params in experiment["generator_params"].items():
+    for generator, params in list(experiment["generator_params"].items()):
+        if generator in GENERATORS.names():  # old parameter names (lr, epochs) become new ones
+            params = experiment["generator_params"][generator] = translate_renamed(
+                params, GENERATORS.get(generator)().get_params(), file, f"{key}.generator_params.{generator}")
         if generator not in experiment["generators"]:
             raise ConfigError(file, f"{key}.generator_params.{generator}", "parameters for a generator the "
                               "experiment does not run", experiment["generators"])

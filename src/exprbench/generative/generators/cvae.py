@@ -56,15 +56,15 @@ class _CVAE(torch.nn.Module):
 class ConditionalVAE(TorchGenerator):
     name = "cvae"
 
-    def __init__(self, latent_dim: int = 32, hidden_sizes=(256, 128), beta: float = 1.0, epochs: int = 300,
-                 batch_size: int = 32, lr: float = 1e-3, warmup_fraction: float = 0.2, sample_noise: bool = True,
-                 device: str = "auto", random_state: int = 0):
+    def __init__(self, latent_dim: int = 32, hidden_sizes=(256, 128), beta: float = 1.0, max_epochs: int = 300,
+                 batch_size: int = 32, learning_rate: float = 1e-3, warmup_fraction: float = 0.2,
+                 sample_noise: bool = True, device: str = "auto", random_state: int = 0):
         self.latent_dim = latent_dim
         self.hidden_sizes = hidden_sizes
         self.beta = beta
-        self.epochs = epochs
+        self.max_epochs = max_epochs
         self.batch_size = batch_size
-        self.lr = lr
+        self.learning_rate = learning_rate
         self.warmup_fraction = warmup_fraction
         self.sample_noise = sample_noise
         self.device = device
@@ -76,7 +76,7 @@ class ConditionalVAE(TorchGenerator):
         model = _CVAE(X.shape[1], len(self.classes_), self.hidden_sizes, self.latent_dim).to(self.device_)
         x = self._tensor(self._standardise(X))
         onehot = torch.nn.functional.one_hot(self._tensor(self._codes(y), torch.long), len(self.classes_)).float()
-        warmup_steps = max(1, int(self.warmup_fraction * self.epochs) * -(-len(y) // self.batch_size))
+        warmup_steps = max(1, int(self.warmup_fraction * self.max_epochs) * -(-len(y) // self.batch_size))
         step = [0]
 
         def loss(x_batch, c_batch):
@@ -86,8 +86,8 @@ class ConditionalVAE(TorchGenerator):
             nll = gaussian_nll(x_batch, recon, model.log_sd.clamp(-5, 3))
             return (nll + weight * kl_standard_normal(mu, logvar)).mean() / x_batch.shape[1]
 
-        self.history_ = train(model, loss, (x, onehot), epochs=self.epochs, batch_size=self.batch_size,
-                              lr=self.lr, random_state=self.random_state)
+        self.history_ = train(model, loss, (x, onehot), epochs=self.max_epochs, batch_size=self.batch_size,
+                              lr=self.learning_rate, random_state=self.random_state)
         self.model_ = model.eval()
         return self
 

@@ -139,8 +139,9 @@ class LatentDiffusion(TorchGenerator):
 
     def __init__(self, d_model: int = 32, n_heads: int = 2, n_latent_tokens: int = 8, latent_dim: int = 8,
                  beta: float = 0.01, vae_epochs: int = 200, prior_layers: int = 2, prior_epochs: int = 400,
-                 batch_size: int = 64, lr: float = 2e-3, condition_dropout: float = 0.1, guidance_scale: float = 1.5,
-                 sampling_steps: int = 50, sample_noise: bool = True, device: str = "auto", random_state: int = 0):
+                 batch_size: int = 64, learning_rate: float = 2e-3, condition_dropout: float = 0.1,
+                 guidance_scale: float = 1.5, sampling_steps: int = 50, sample_noise: bool = True,
+                 device: str = "auto", random_state: int = 0):
         self.d_model = d_model
         self.n_heads = n_heads
         self.n_latent_tokens = n_latent_tokens
@@ -150,7 +151,7 @@ class LatentDiffusion(TorchGenerator):
         self.prior_layers = prior_layers
         self.prior_epochs = prior_epochs
         self.batch_size = batch_size
-        self.lr = lr
+        self.learning_rate = learning_rate
         self.condition_dropout = condition_dropout
         self.guidance_scale = guidance_scale
         self.sampling_steps = sampling_steps
@@ -172,7 +173,7 @@ class LatentDiffusion(TorchGenerator):
             return (nll + self.beta * kl_standard_normal(mu, logvar)).mean() / x_batch.shape[1]
 
         vae_history = train(vae, vae_loss, (x,), epochs=self.vae_epochs, batch_size=self.batch_size,
-                            lr=self.lr, random_state=self.random_state)
+                            lr=self.learning_rate, random_state=self.random_state)
         self.vae_ = vae.eval()
         with torch.no_grad():
             latent = torch.cat([vae.encode(x[i : i + 1024])[0] for i in range(0, len(x), 1024)])
@@ -195,7 +196,7 @@ class LatentDiffusion(TorchGenerator):
             return ((prior(z_t, t, c) - (z1 - z0)) ** 2).mean()
 
         prior_history = train(prior, prior_loss, (latent, codes), epochs=self.prior_epochs,
-                              batch_size=self.batch_size, lr=self.lr, random_state=self.random_state)
+                              batch_size=self.batch_size, lr=self.learning_rate, random_state=self.random_state)
         self.prior_ = prior.eval()
         self.history_ = {"vae": vae_history, "prior": prior_history}
         return self

@@ -19,9 +19,13 @@ per layer for all of them. Each fit keeps what makes it that fit:
 Batches of different sizes (a fit's last batch, fits with fewer rows) are
 padded to the batch size with rows of weight 0. On the CPU the result matches
 the sequential fits to float rounding (the equivalence test asks for the same
-early-stopping epochs and decision values within 1e-5); stacking does not pay
-there (``benchmarks/gpu_throughput.py``), so ``stacked_fits: auto`` uses it on
-CUDA only.
+early-stopping epochs and decision values within 1e-5), not bit for bit, so
+``stacked_fits: auto`` uses it on CUDA only; on the CPU it pays for the linear
+models (1.7-3.4x) and not for the MLP (``benchmarks/gpu_throughput.py``).
+
+It is the one training loop outside the shared engine (``exprbench.training``):
+its Adam update has a step size, a step count and a stop mask per fit over
+stacked parameters, which torch's optimisers cannot express.
 
 Networks made of ``Linear``, ``ReLU`` and ``Dropout`` stack (logistic
 regression, the linear SVM, the three-layer MLP), with the cross-entropy or the

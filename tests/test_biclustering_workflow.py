@@ -3,7 +3,6 @@
 import pandas as pd
 import pytest
 import yaml
-
 from test_workflow import ROOT, snakemake
 
 METHODS = ["spacobi", "convex_biclustering", "kmeans_rows_cols"]

@@ -43,7 +43,7 @@ def _colour(method: str):
 def _lines(table: pd.DataFrame, x: str, metrics, xlabel: str, title: str) -> Figure:
     figure = Figure(figsize=(4.0 * len(metrics) + 1.8, 3.6), layout="constrained")
     axes = figure.subplots(1, len(metrics), squeeze=False)[0]
-    for ax, (column, label) in zip(axes, metrics):
+    for ax, (column, label) in zip(axes, metrics, strict=False):
         for method in _methods(table):
             stats = table[table["method"] == method].groupby(x)[column].mean()
             ax.plot(stats.index, stats.to_numpy(), marker="o", ms=4, color=_colour(method), label=method)
@@ -62,7 +62,7 @@ def accuracy_figure(table: pd.DataFrame, experiment: str) -> Figure:
     top, bottom = figure.subfigures(2, 1)
     for sub, x, xlabel in ((top, "noise", "noise level (sd)"), (bottom, "noise_features", "noise features")):
         axes = sub.subplots(1, len(metrics))
-        for ax, (column, label) in zip(axes, metrics):
+        for ax, (column, label) in zip(axes, metrics, strict=False):
             for method in _methods(table):
                 stats = table[table["method"] == method].groupby(x)[column].mean()
                 ax.plot(stats.index, stats.to_numpy(), marker="o", ms=4, color=_colour(method), label=method)
@@ -107,7 +107,7 @@ def heatmap_figure(heatmaps: dict[str, dict], experiment: str) -> Figure:
     methods = _methods(pd.DataFrame({"method": list(heatmaps)}))
     figure = Figure(figsize=(3.2 * len(methods) + 0.6, 3.6), layout="constrained")
     axes = figure.subplots(1, len(methods), squeeze=False)[0]
-    for ax, method in zip(axes, methods):
+    for ax, method in zip(axes, methods, strict=False):
         X, rows, columns = (heatmaps[method][k] for k in ("X", "row_labels", "column_labels"))
         # Set-aside (-1) columns last; clusters in label order.
         row_order = np.argsort(rows, kind="stable")
@@ -160,6 +160,7 @@ def make_figures(summary_path, figures_dir, experiment: str, kind_list, heatmap_
         elif table.empty:
             figure = message_figure(f"{experiment}: no successful fit")
         else:
-            figure = {"accuracy": accuracy_figure, "time": time_figure, "labels": labels_figure}[kind](table, experiment)
+            draw = {"accuracy": accuracy_figure, "time": time_figure, "labels": labels_figure}[kind]
+            figure = draw(table, experiment)
         written += save_figure(figure, Path(figures_dir) / f"{experiment}_{kind}")
     return written

@@ -50,29 +50,29 @@ rule biclustering_fit:
         metrics=f"{BIC_RUN}/metrics.tsv",
         record=f"{BIC_RUN}/fit.json",
         heatmap=f"{BIC_RUN}/heatmap.npz",
-    params:
-        experiment=lambda w: json.dumps(BIC["experiments"][w.experiment], sort_keys=True),
-        dataset=bic_dataset_option,
-        device=BIC["device"],
-        job_keys=job_keys,
+    log:
+        "logs/biclustering/{experiment}/{method}/seed{seed}.log",
+    benchmark:
+        family_benchmark("biclustering", "{experiment}/{method}/seed{seed}")
     wildcard_constraints:
         experiment="[^/]+",
         method="[^/]+",
         seed=r"\d+",
-    threads: BIC["threads"]
     retries: FAMILY_RETRIES
+    conda:
+        CONDA_ENV
+    threads: BIC["threads"]
     resources:
         **heavy_resources(
             BIC["resources"]["mem_mb"],
             BIC["resources"]["runtime"],
             gpus_per_fit(CFG["gpus_per_fit"], BIC["device"], LOCAL_GPUS),
         ),
-    log:
-        "logs/biclustering/{experiment}/{method}/seed{seed}.log",
-    benchmark:
-        family_benchmark("biclustering", "{experiment}/{method}/seed{seed}")
-    conda:
-        CONDA_ENV
+    params:
+        experiment=lambda w: json.dumps(BIC["experiments"][w.experiment], sort_keys=True),
+        dataset=bic_dataset_option,
+        device=BIC["device"],
+        job_keys=job_keys,
     shell:
         guarded(
             "exprbench bicluster-fit --experiment {params.experiment:q} --method {wildcards.method} "
@@ -83,13 +83,13 @@ rule biclustering_fit:
 
 
 rule biclustering_summarize:
-    localrule: True
     input:
         [f"{BIC_RUN}/metrics.tsv".format(**j) for j in BIC_JOBS],
     output:
         in_report(BIC_SUMMARY, "biclustering", "summary table"),
     log:
         "logs/biclustering/summarize.log",
+    localrule: True
     conda:
         CONDA_ENV
     shell:
@@ -97,7 +97,6 @@ rule biclustering_summarize:
 
 
 rule biclustering_planted_figures:
-    localrule: True
     input:
         summary=BIC_SUMMARY,
         heatmaps=bic_heatmaps,
@@ -107,22 +106,22 @@ rule biclustering_planted_figures:
             for kind in PLANTED_KINDS
             for ext in ("png", "svg")
         ],
+    log:
+        "logs/biclustering/figures_{experiment}.log",
+    wildcard_constraints:
+        experiment=bic_names(BIC_PLANTED),
+    localrule: True
+    conda:
+        CONDA_ENV
     params:
         out_dir=lambda w, output: os.path.dirname(output[0]),
         kinds=" ".join(PLANTED_KINDS),
-    wildcard_constraints:
-        experiment=bic_names(BIC_PLANTED),
-    log:
-        "logs/biclustering/figures_{experiment}.log",
-    conda:
-        CONDA_ENV
     shell:
         "exprbench bicluster-figures --summary {input.summary} --experiment {wildcards.experiment} "
         "--kinds {params.kinds} --out-dir {params.out_dir} --heatmaps {input.heatmaps} 2> {log}"
 
 
 rule biclustering_store_figures:
-    localrule: True
     input:
         summary=BIC_SUMMARY,
         heatmaps=bic_heatmaps,
@@ -132,15 +131,16 @@ rule biclustering_store_figures:
             for kind in STORE_KINDS
             for ext in ("png", "svg")
         ],
+    log:
+        "logs/biclustering/figures_{experiment}.log",
+    wildcard_constraints:
+        experiment=bic_names(BIC_STORE),
+    localrule: True
+    conda:
+        CONDA_ENV
     params:
         out_dir=lambda w, output: os.path.dirname(output[0]),
         kinds=" ".join(STORE_KINDS),
-    wildcard_constraints:
-        experiment=bic_names(BIC_STORE),
-    log:
-        "logs/biclustering/figures_{experiment}.log",
-    conda:
-        CONDA_ENV
     shell:
         "exprbench bicluster-figures --summary {input.summary} --experiment {wildcards.experiment} "
         "--kinds {params.kinds} --out-dir {params.out_dir} --heatmaps {input.heatmaps} 2> {log}"

@@ -106,7 +106,10 @@ class FusionBlock:
         self.radius = torch.cat(radius)
         self._operators(np.asarray(i), np.asarray(j), device, dtype)
         laplacian = _laplacian(n, np.asarray(i), np.asarray(j)) + (np.eye(n) if self.anchored else 0.0)
-        top = eigsh(laplacian, k=1, which="LA", return_eigenvectors=False)[0] if n > 2 else np.linalg.eigvalsh(laplacian)[-1]
+        if n > 2:
+            top = eigsh(laplacian, k=1, which="LA", return_eigenvectors=False)[0]
+        else:
+            top = np.linalg.eigvalsh(laplacian)[-1]
         self.step = 1.0 / (top * (1 + 1e-6) + 1e-12)  # 1/‖D‖², the accelerated step
         if solver == "admm":
             system = torch.as_tensor(np.eye(n) + rho * laplacian, dtype=dtype, device=device)

@@ -26,6 +26,7 @@ from ._base import check_matrix
 from ._path import search_gamma
 from .convex_biclustering import ConvexBiclustering
 
+
 def selection_kappa(a: np.ndarray, b: np.ndarray) -> float:
     """Cohen's kappa of two boolean selections of the same features; 0 when either
     selects all or none (no agreement beyond chance can be shown)."""
@@ -42,7 +43,8 @@ class SpaCoBi(ConvexBiclustering):
 
     def __init__(self, n_row_clusters: int = 3, n_column_clusters: int = 3, gamma: float | None = None,
                  sparsity: float | None = None, sparsities: tuple = (0.1, 0.2, 0.3),
-                 n_subsamples: int = 2, subsample_fraction: float = 0.7, tie: float = 0.05, k_neighbors: int = 5, phi: float = 5.0,
+                 n_subsamples: int = 2, subsample_fraction: float = 0.7, tie: float = 0.05, k_neighbors: int = 5,
+                 phi: float = 5.0,
                  solver: str = "ama", tol: float = 1e-3, max_iter: int = 100, inner_steps: int = 5,
                  fuse_tol: float = 1e-3, stable_checks: int = 3, device: str = "cpu", random_state: int = 0):
         super().__init__(n_row_clusters, n_column_clusters, gamma, k_neighbors, phi, solver, tol, max_iter,

@@ -114,6 +114,21 @@ def schema_defaults(schema_name: str, definition: str) -> dict:
     return {k: copy.deepcopy(v["default"]) for k, v in properties.items() if "default" in v}
 
 
+def resolve_experiments(section: dict, config: dict, file, family: str, schema_name: str, section_defaults: dict,
+                        resolve_experiment) -> dict:
+    """A family section of named experiments that inherit its ``defaults:``: validated
+    against ``schema_name`` (whose ``$defs.experiment_settings`` holds the defaults),
+    each experiment completed by ``resolve_experiment(name, experiment, config, file)``."""
+    validate_section(section, schema_name, file, family)
+    resolved = merge(section_defaults, {k: v for k, v in section.items() if k not in ("experiments", "defaults")})
+    base = merge(schema_defaults(schema_name, "experiment_settings"), section.get("defaults", {}))
+    resolved["experiments"] = {
+        name: resolve_experiment(name, merge(base, copy.deepcopy(experiment)), config, file)
+        for name, experiment in section["experiments"].items()
+    }
+    return resolved
+
+
 def check_dataset(config: dict, dataset: str, file, key: str, label: str | None = None) -> None:
     """A family's experiment names a configured dataset, and the label it needs, if any."""
     if dataset not in config["datasets"]:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import yaml
 
-from ..config import ConfigError, check_dataset, merge, schema_defaults, validate_section
+from ..config import ConfigError, check_dataset, resolve_experiments
 from ..params import translate_renamed
 
 SCHEMA = "exprbench.generative/schema.yaml"
@@ -79,14 +78,7 @@ def _resolve_experiment(name: str, experiment: dict, config: dict, file) -> dict
 
 
 def resolve(section: dict, config: dict, file) -> dict:
-    validate_section(section, SCHEMA, file, "generative")
-    resolved = merge(SECTION_DEFAULTS, {k: v for k, v in section.items() if k not in ("experiments", "defaults")})
-    base = merge(schema_defaults(SCHEMA, "experiment_settings"), section.get("defaults", {}))
-    resolved["experiments"] = {
-        name: _resolve_experiment(name, merge(base, copy.deepcopy(experiment)), config, file)
-        for name, experiment in section["experiments"].items()
-    }
-    return resolved
+    return resolve_experiments(section, config, file, "generative", SCHEMA, SECTION_DEFAULTS, _resolve_experiment)
 
 
 def labels_used(resolved: dict) -> dict[str, list[str]]:
